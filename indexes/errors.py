@@ -1,0 +1,30 @@
+"""Errors an operator or engineer reads: str() is one line naming the thing and the reason."""
+
+
+class ShopfloorError(Exception):
+    """Base of every expected failure; the CLI prints str() as one line and exits 1."""
+
+
+class DocumentError(ShopfloorError):
+    """A document cannot be read (corrupt, encrypted, empty, unsupported...)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexLockedError(ShopfloorError):
+    """Another process is writing the index."""
+
+
+class IndexMissingError(ShopfloorError):
+    """No index has been written at the configured location yet."""
+
+
+class IncompatibleIndexError(ShopfloorError):
+    """The index was built with another embedding model or format than the one configured."""
+
+
+class UnknownDocumentError(ShopfloorError):
+    """A document id that is not in the index."""

@@ -1,0 +1,1 @@
+"""Ingest: read documents, clean and chunk them, embed the chunks, write a new index version."""

@@ -1,0 +1,227 @@
+"""Cut cleaned pages into passages the way manuals are written.
+
+Lines are grouped into units (a paragraph, a numbered step with its sub-items, a safety notice,
+a table), units are packed into chunks within one section, and a chunk never crosses a heading.
+A WARNING/CAUTION/DANGER travels with the step it guards; a table is cut only between rows, and
+every piece repeats the header row. Chunks are measured in the embedding model's own tokens, so
+none is longer than its window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ingest.documents import Chunk, Page
+
+# Bump when chunk boundaries change: documents chunked by another version are re-chunked.
+CHUNKER_VERSION = "manual-1"
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
+_TOP_HEADING = re.compile(r"^([1-9]|[12]\d)\s+([A-Z][A-Za-z][A-Za-z /&,()'-]{1,60})$")
+_CHAPTER = re.compile(r"^(?:Chapter|Section|Part|Appendix|Module)\s+[\dA-Z]{1,4}\b[.:]?\s*(.{0,80})$")
+_STEP = re.compile(r"^(?:Step\s+\d+\b[:.)]?|\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
+_SAFETY = re.compile(r"^(?:DANGER|WARNING|CAUTION|NOTICE|(?:Danger|Warning|Caution)\s*[:!\-–])")
+_BULLET = re.compile(r"^[-•*▪●◦‣∙]\s*\S")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+_MAX_SECTION_CHARS = 150
+
+
+@dataclass
+class _Line:
+    text: str
+    page: int | None
+    label: str | None
+    tokens: int = 0
+
+
+@dataclass
+class _Unit:
+    kind: str  # text | step | safety | table
+    section: str
+    lines: list[_Line] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(line.tokens for line in self.lines) + len(self.lines)
+
+
+class _Sections:
+    """The heading path at the current line ("3 Operation > 3.2 Start-up")."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> None:
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, title))
+
+    @property
+    def path(self) -> str:
+        path = " > ".join(title for _, title in self._stack)
+        return path if len(path) <= _MAX_SECTION_CHARS else "… " + path[-_MAX_SECTION_CHARS:]
+
+
+def heading_level(line: str) -> tuple[int, str] | None:
+    """(level, title) when a line is a heading, else None."""
+    if m := _MD_HEADING.match(line):
+        return len(m.group(1)), m.group(2)
+    if len(line) > 90 or line.endswith((".", ",", ";")):
+        return None
+    if _CHAPTER.match(line):
+        return 1, line
+    if line[-1:].isdigit():  # a table row or a contents line ("Oil Cooler ... 6-14")
+        return None
+    if m := _NUMBERED_HEADING.match(line):
+        return m.group(1).count(".") + 1, line
+    if _TOP_HEADING.match(line):
+        return 1, line
+    letters = [c for c in line if c.isalpha()]
+    all_caps = len(letters) >= 4 and all(c.isupper() for c in letters) and len(line.split()) <= 8
+    if all_caps and not _SAFETY.match(line) and "|" not in line:
+        return 7, line  # an all-caps title: below any numbered level, replaced by its next peer
+    return None
+
+
+def _is_table_row(line: str) -> bool:
+    return line.count("|") >= 2 or " | " in line
+
+
+def _units(lines: list[_Line]) -> Iterator[_Unit]:
+    sections = _Sections()
+    unit: _Unit | None = None
+    for line in lines:
+        text = line.text
+        if not text:
+            if unit is not None and unit.kind != "safety":
+                yield unit
+                unit = None
+            continue
+        if _TABLE_RULE.match(text):
+            continue
+        if (heading := heading_level(text)) is not None:
+            if unit is not None:
+                yield unit
+            unit = None
+            sections.enter(*heading)
+            continue
+        kind = _line_kind(text)
+        if unit is None:
+            unit = _Unit(kind, sections.path, [line])
+        elif kind == "step" and unit.kind == "safety":
+            unit.kind = "step"  # the warning stays with the step it guards
+            unit.lines.append(line)
+        elif kind in ("step", "safety") or (kind == "table") != (unit.kind == "table"):
+            yield unit
+            unit = _Unit(kind, sections.path, [line])
+        else:
+            unit.lines.append(line)
+    if unit is not None:
+        yield unit
+
+
+def _line_kind(text: str) -> str:
+    if _SAFETY.match(text):
+        return "safety"
+    if _STEP.match(text):
+        return "step"
+    if _is_table_row(text):
+        return "table"
+    return "text"
+
+
+def _glue_safety(units: list[_Unit]) -> list[_Unit]:
+    """A safety notice not followed by a step still belongs with its neighbour in the section."""
+    out: list[_Unit] = []
+    pending: _Unit | None = None
+    for unit in units:
+        if pending is not None and pending.section == unit.section:
+            unit = _Unit(unit.kind, unit.section, pending.lines + unit.lines)
+        elif pending is not None:
+            out.append(pending)
+        pending = None
+        if unit.kind == "safety":
+            pending = unit
+        else:
+            out.append(unit)
+    if pending is not None:
+        if out and out[-1].section == pending.section:
+            out[-1] = _Unit(out[-1].kind, out[-1].section, out[-1].lines + pending.lines)
+        else:
+            out.append(pending)
+    return out
+
+
+def _split_unit(unit: _Unit, budget: int, count: Callable[[list[str]], list[int]]) -> list[list[_Line]]:
+    """Cut a unit longer than the budget between lines (table: between rows, header repeated)."""
+    header = unit.lines[0] if unit.kind == "table" else None
+    pieces: list[list[_Line]] = []
+    current: list[_Line] = []
+    used = 0
+    for line in unit.lines:
+        for part in _split_line(line, budget // 2, count) if line.tokens > budget // 2 else [line]:
+            if current and used + part.tokens + 1 > budget:
+                pieces.append(current)
+                current = [header] if header is not None and part is not header else []
+                used = sum(x.tokens + 1 for x in current)
+            current.append(part)
+            used += part.tokens + 1
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _split_line(line: _Line, budget: int, count: Callable[[list[str]], list[int]]) -> list[_Line]:
+    """A single over-long line (a run-on paragraph): cut at sentence ends, else between words."""
+    parts = [p for p in _SENTENCE_END.split(line.text) if p]
+    if len(parts) == 1:
+        words = line.text.split(" ")
+        parts = [" ".join(words[i : i + max(1, budget // 2)]) for i in range(0, len(words), max(1, budget // 2))]
+    out: list[_Line] = []
+    for text, tokens in zip(parts, count(parts), strict=True):
+        if out and out[-1].tokens + tokens + 1 <= budget:
+            out[-1] = _Line(out[-1].text + " " + text, line.page, line.label, out[-1].tokens + tokens + 1)
+        elif tokens > budget and " " in text:
+            out.extend(_split_line(_Line(text, line.page, line.label, tokens), budget, count))
+        else:
+            out.append(_Line(text, line.page, line.label, tokens))
+    return out
+
+
+def _to_chunk(lines: list[_Line], section: str) -> Chunk:
+    pages = [ln.page for ln in lines if ln.page is not None]
+    return Chunk(
+        text="\n".join(ln.text for ln in lines),
+        section=section,
+        page=pages[0] if pages else None,
+        page_end=pages[-1] if pages else None,
+        page_label=lines[0].label,
+    )
+
+
+def chunk_pages(pages: list[Page], budget: int, count: Callable[[list[str]], list[int]]) -> list[Chunk]:
+    """Chunks of at most `budget` tokens (as `count` measures them), in document order."""
+    lines = [_Line(text.strip(), p.number, p.label) for p in pages for text in p.text.split("\n")]
+    # Page breaks are not paragraph breaks: a blank line only where the text has one.
+    for line, tokens in zip(lines, count([ln.text for ln in lines]), strict=True):
+        line.tokens = tokens
+    chunks: list[Chunk] = []
+    pending: list[_Line] = []
+    pending_section = ""
+    for unit in _glue_safety(list(_units(lines))):
+        pieces = [unit.lines] if unit.tokens <= budget else _split_unit(unit, budget, count)
+        for piece in pieces:
+            size = sum(ln.tokens + 1 for ln in piece)
+            used = sum(ln.tokens + 1 for ln in pending)
+            if pending and (unit.section != pending_section or used + size > budget):
+                chunks.append(_to_chunk(pending, pending_section))
+                pending = []
+            pending.extend(piece)
+            pending_section = unit.section
+    if pending:
+        chunks.append(_to_chunk(pending, pending_section))
+    return chunks

@@ -1,0 +1,39 @@
+"""What flows between the ingest steps: a parsed document of pages, then chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Page:
+    """The text of one physical page (`number` is 1-based; None for formats without pages)."""
+
+    number: int | None
+    text: str
+    label: str | None = None
+
+
+@dataclass
+class ParsedDocument:
+    """A document as read from disk, before cleaning and chunking."""
+
+    path: Path
+    title: str
+    pages: list[Page]
+    revision: str | None = None
+    pages_without_text: list[int] = field(default_factory=list)
+    # One-line notes for the engineer (e.g. a scanned page that cannot be searched yet).
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """One retrievable passage with its provenance."""
+
+    text: str
+    section: str
+    page: int | None
+    page_end: int | None = None
+    page_label: str | None = None

@@ -1,0 +1,376 @@
+"""The ingest run: find files, skip unchanged ones, read → clean → chunk → embed, write one new
+index version holding the untouched documents plus the new and replaced ones.
+
+Nothing is written until every document of the batch has been processed, and the write itself
+is atomic (see indexes.store), so the live index always holds either the old or the new batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from indexes.embedding import Embedder, EmbeddingSpec, TokenCounter
+from indexes.errors import DocumentError, ShopfloorError, UnknownDocumentError
+from indexes.manifest import DocumentRecord, Manifest
+from indexes.settings import Settings
+from indexes.store import IndexSnapshot, IndexStore
+from ingest.chunking import CHUNKER_VERSION, chunk_pages
+from ingest.cleaning import strip_running_lines
+from ingest.documents import Chunk, ParsedDocument
+from ingest.readers import read_document
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+
+log = logging.getLogger(__name__)
+
+# Room left in the embedding window for the "heading: title > section" line and special tokens.
+HEADING_TOKENS = 48
+STAGES = ("load", "read", "chunk", "embed", "write")
+
+
+@dataclass
+class Source:
+    """A file to ingest and the id it is known by (its path below the folder given)."""
+
+    path: Path
+    doc_id: str
+
+
+@dataclass
+class Outcome:
+    """What happened to one document."""
+
+    doc_id: str
+    status: str  # ingested | replaced | unchanged | removed | skipped
+    pages: int = 0
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    """Everything an ingest run did, for the summary table and the benchmark."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
+
+    @property
+    def pages(self) -> int:
+        return sum(o.pages for o in self.outcomes if o.status in ("ingested", "replaced"))
+
+    @property
+    def chunks(self) -> int:
+        return sum(o.chunks for o in self.outcomes if o.status in ("ingested", "replaced"))
+
+
+class Progress(Protocol):
+    """Where a long run reports its advance (the CLI draws a bar from it)."""
+
+    def start(self, documents: int) -> None: ...
+    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0) -> None: ...
+
+
+class _NoProgress:
+    def start(self, documents: int) -> None:
+        pass
+
+    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0) -> None:
+        pass
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Source], list[Outcome]]:
+    """Files below the given paths (recursive, hidden ones left out), with their document ids."""
+    sources: dict[str, Source] = {}
+    missing: list[Outcome] = []
+    for given in paths:
+        if given.is_dir():
+            found = [
+                Source(f, f.relative_to(given).as_posix())
+                for f in sorted(given.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(given).parts)
+            ]
+        elif given.is_file():
+            found = [Source(given, given.name)]
+        else:
+            missing.append(Outcome(str(given), "skipped", reason=f"{given}: no such file or folder"))
+            continue
+        for source in found:
+            sources[source.doc_id] = source
+    return list(sources.values()), missing
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class IngestRun:
+    """One ingest (or removal) into one index, under its write lock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: IndexStore,
+        progress: Progress | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.progress = progress or _NoProgress()
+        self.spec = EmbeddingSpec.from_model_path(settings.embed_model)
+        if settings.chunk_tokens + HEADING_TOKENS > self.spec.max_tokens:
+            raise ShopfloorError(
+                f"chunk_tokens={settings.chunk_tokens} does not fit the embedding model's "
+                f"{self.spec.max_tokens}-token window; use at most {self.spec.max_tokens - HEADING_TOKENS}"
+            )
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            s = self.settings
+            self._embedder = Embedder(s.embed_model, batch_size=s.embed_batch_size, threads=s.threads)
+        return self._embedder
+
+    def run(
+        self,
+        paths: Sequence[Path] = (),
+        tags: dict[str, str] | None = None,
+        remove: Sequence[str] = (),
+    ) -> IngestReport:
+        """Ingest `paths` (tags=None keeps each document's earlier tags) and drop the `remove` ids."""
+        started = time.perf_counter()
+        report = IngestReport()
+        sources, report.outcomes = discover(paths)
+        with self.store.writing():
+            manifest = self.store.read_manifest()
+            if manifest is not None:
+                self.store.check_compatible(manifest, self.spec.fingerprint)
+            known = manifest.documents if manifest is not None else {}
+            unknown = [doc_id for doc_id in remove if doc_id not in known]
+            if unknown:
+                raise UnknownDocumentError(f"not in the index: {', '.join(unknown)} (see `shopfloor docs`)")
+            todo = self._plan(sources, manifest, tags, report)
+            if todo or remove:
+                self._rebuild(todo, remove, manifest, tags, report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _plan(
+        self,
+        sources: list[Source],
+        manifest: Manifest | None,
+        tags: dict[str, str] | None,
+        report: IngestReport,
+    ) -> list[tuple[Source, str]]:
+        todo = []
+        for source in sources:
+            try:
+                sha = file_sha256(source.path)
+            except OSError as exc:
+                report.outcomes.append(Outcome(source.doc_id, "skipped", reason=f"{source.path}: {exc.strerror}"))
+                continue
+            record = manifest.documents.get(source.doc_id) if manifest is not None else None
+            unchanged = (
+                record is not None
+                and manifest is not None
+                and record.sha256 == sha
+                and manifest.chunker == CHUNKER_VERSION
+                and (tags is None or tags == record.tags)
+            )
+            if unchanged and record is not None:
+                report.outcomes.append(Outcome(source.doc_id, "unchanged", record.pages, record.chunks))
+            else:
+                todo.append((source, sha))
+        return todo
+
+    def _rebuild(
+        self,
+        todo: list[tuple[Source, str]],
+        remove: Sequence[str],
+        manifest: Manifest | None,
+        tags: dict[str, str] | None,
+        report: IngestReport,
+    ) -> None:
+        started = time.perf_counter()
+        snapshot = self.store.load() if manifest is not None else None
+        if todo:
+            self.embedder.llama_embedding  # noqa: B018 - load the model now, outside the embed timing
+        report.timings["load"] += time.perf_counter() - started
+        old_vectors = _vectors_by_hash(snapshot) if snapshot is not None else {}
+        old_docs = dict(manifest.documents) if manifest is not None else {}
+        new_docs: dict[str, DocumentRecord] = {}
+        new_nodes: list[TextNode] = []
+        new_vectors: list[np.ndarray] = []
+        self.progress.start(len(todo))
+        for source, sha in todo:
+            previous = old_docs.get(source.doc_id)
+            doc_tags = tags if tags is not None else (previous.tags if previous else {})
+            try:
+                record, nodes, vectors = self._process(source, sha, doc_tags, old_vectors, report)
+            except DocumentError as exc:
+                report.outcomes.append(Outcome(source.doc_id, "skipped", reason=str(exc)))
+                log.warning("skipped %s", exc)
+                self.progress.advance(documents=1)
+                continue
+            status = "replaced" if previous is not None else "ingested"
+            report.outcomes.append(Outcome(source.doc_id, status, record.pages, record.chunks))
+            new_docs[source.doc_id] = record
+            new_nodes += nodes
+            new_vectors.append(vectors)
+            self.progress.advance(documents=1)
+        for doc_id in remove:
+            report.outcomes.append(Outcome(doc_id, "removed", old_docs[doc_id].pages, old_docs[doc_id].chunks))
+        if not new_docs and not remove:
+            return  # every document was skipped: the live index stays exactly as it was
+        started = time.perf_counter()
+        kept = {k: v for k, v in old_docs.items() if k not in new_docs and k not in remove}
+        kept_ids = [cid for record in kept.values() for cid in record.chunk_ids]
+        kept_nodes = snapshot.nodes(kept_ids) if snapshot is not None else []
+        stored = snapshot.vectors() if snapshot is not None else {}
+        dim = manifest.embedding_dim if manifest is not None else self.embedder.dim
+        vectors = np.vstack([np.zeros((0, dim), np.float32)] + [stored[i][None, :] for i in kept_ids] + new_vectors)
+        new_manifest = Manifest(
+            embedding_model=self.spec.name,
+            embedding_fingerprint=self.spec.fingerprint,
+            embedding_dim=dim,
+            chunker=CHUNKER_VERSION,
+            documents={**kept, **new_docs},
+        )
+        self.store.commit(new_manifest, kept_nodes + new_nodes, vectors)
+        report.timings["write"] += time.perf_counter() - started
+
+    def _process(
+        self,
+        source: Source,
+        sha: str,
+        tags: dict[str, str],
+        old_vectors: dict[str, np.ndarray],
+        report: IngestReport,
+    ) -> tuple[DocumentRecord, list[TextNode], np.ndarray]:
+        started = time.perf_counter()
+        document = read_document(source.path)
+        report.notices += document.notices
+        mid = time.perf_counter()
+        report.timings["read"] += mid - started
+        chunks = chunk_pages(strip_running_lines(document.pages), self.settings.chunk_tokens, self._token_counter.count)
+        if not chunks:
+            raise DocumentError(source.path, "no text to index after cleaning")
+        nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]
+        report.timings["chunk"] += time.perf_counter() - mid
+        self.progress.advance(pages=len(document.pages))
+        vectors = self._embed(nodes, old_vectors, report)
+        record = DocumentRecord(
+            doc_id=source.doc_id,
+            source=str(source.path.resolve()),
+            sha256=sha,
+            size=source.path.stat().st_size,
+            title=document.title,
+            revision=document.revision,
+            pages=len(document.pages),
+            chunk_ids=[n.node_id for n in nodes],
+            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            tags=tags,
+            pages_without_text=document.pages_without_text,
+        )
+        log.info(
+            "doc=%s pages=%d chunks=%d secs=%.2f",
+            source.doc_id,
+            record.pages,
+            record.chunks,
+            time.perf_counter() - started,
+        )
+        return record, nodes, vectors
+
+    @cached_property
+    def _token_counter(self) -> TokenCounter:
+        return TokenCounter(self.settings.embed_model)
+
+    def _embed(self, nodes: list[TextNode], old: dict[str, np.ndarray], report: IngestReport) -> np.ndarray:
+        """Vectors for the nodes; a passage embedded before (same heading and text) is reused."""
+        vectors: list[np.ndarray | None] = [old.get(n.metadata["content_hash"]) for n in nodes]
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        report.reused_chunks += len(nodes) - len(missing)
+        batch = self.settings.embed_batch_size
+        for start in range(0, len(missing), batch):
+            ids = missing[start : start + batch]
+            began = time.perf_counter()
+            rows = self.embedder.embed_texts([_embed_text(nodes[i]) for i in ids])
+            report.timings["embed"] += time.perf_counter() - began
+            for i, row in zip(ids, rows, strict=True):
+                vectors[i] = row
+            report.embedded_chunks += len(ids)
+            self.progress.advance(chunks=len(ids))
+        return np.vstack([v for v in vectors if v is not None]).astype(np.float32)
+
+
+def _embed_text(node: TextNode) -> str:
+    from llama_index.core.schema import MetadataMode
+
+    return node.get_content(metadata_mode=MetadataMode.EMBED)
+
+
+def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, tags: dict[str, str]) -> TextNode:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    heading = " > ".join(part for part in (document.title, chunk.section) if part)
+    metadata = {
+        "doc_id": source.doc_id,
+        "file": source.path.name,
+        "title": document.title,
+        "revision": document.revision,
+        "section": chunk.section,
+        "page": chunk.page,
+        "page_end": chunk.page_end,
+        "page_label": chunk.page_label,
+        "tags": tags,
+        "heading": heading,
+    }
+    node = TextNode(
+        text=chunk.text,
+        metadata=metadata,
+        # Only the heading line joins the passage in the embedded text: it carries the topic,
+        # the rest would spend the model's 256-token window on bookkeeping.
+        excluded_embed_metadata_keys=[k for k in metadata if k != "heading"] + ["content_hash"],
+        excluded_llm_metadata_keys=[k for k in metadata if k != "heading"] + ["content_hash"],
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=source.doc_id)
+    embed_text = _embed_text(node)
+    content_hash = hashlib.sha256(embed_text.encode()).hexdigest()[:32]
+    node.metadata["content_hash"] = content_hash
+    node.id_ = f"{source.doc_id}#{ordinal}:{content_hash[:12]}"
+    return node
+
+
+def _vectors_by_hash(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
+    by_id = snapshot.vectors()
+    hashes: dict[str, np.ndarray] = {}
+    for node_id, node in snapshot.index.docstore.docs.items():
+        if node_id in by_id and "content_hash" in node.metadata:
+            hashes[node.metadata["content_hash"]] = by_id[node_id]
+    return hashes

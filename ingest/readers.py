@@ -1,0 +1,266 @@
+"""Read each supported format into a ParsedDocument of pages.
+
+Every failure a user can cause (corrupt, truncated, encrypted, empty, wrong format) becomes a
+DocumentError whose message names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from indexes.errors import DocumentError
+from ingest.cleaning import looks_glued, normalize_text
+from ingest.documents import Page, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+_REVISION = re.compile(r"\b(?i:rev(?:ision)?\.?|version|issue|edition)\s*[:#]?\s*([A-Z]?\d+(?:\.\d+)*[A-Z]?|[A-Z])\b")
+_DATE = re.compile(
+    r"\b(?:(?:19|20)\d\d-[01]\d-[0-3]\d|"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (?:[0-3]?\d, )?(?:19|20)\d\d)\b"
+)
+# A page with fewer letters than this has, for search purposes, no text layer.
+_MIN_PAGE_LETTERS = 20
+
+
+def find_revision(text: str) -> str | None:
+    """'Rev C, 2026-03-14' from the front matter, where the document states them."""
+    found = []
+    if rev := _REVISION.search(text):
+        found.append(f"Rev {rev.group(1)}")
+    if date := _DATE.search(text):
+        found.append(date.group(0))
+    return ", ".join(found) or None
+
+
+def _first_heading(text: str) -> str | None:
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if 3 <= len(line) <= 120 and sum(c.isalpha() for c in line) >= 3:
+            return line
+    return None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if not data.strip():
+        raise DocumentError(path, "empty file")
+    if b"\x00" in data[:4096]:
+        raise DocumentError(path, "binary data, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Windows editors still write cp1252; every byte decodes, so this cannot fail.
+        return data.decode("cp1252", errors="replace")
+
+
+def read_text(path: Path) -> ParsedDocument:
+    """Plain text and Markdown: one page; Markdown `#` headings are kept for the chunker."""
+    text = normalize_text(_decode(path, path.read_bytes()))
+    if not text.strip():
+        raise DocumentError(path, "empty file")
+    return ParsedDocument(
+        path=path,
+        title=_first_heading(text) or path.stem,
+        pages=[Page(None, text)],
+        revision=find_revision(text[:3000]),
+    )
+
+
+def read_pdf(path: Path) -> ParsedDocument:
+    """PDF via pypdf, page by page; a page whose words run together is re-read with PDFium."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    if path.stat().st_size == 0:
+        raise DocumentError(path, "empty file (0 bytes)")
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(path, "encrypted PDF (password protected); ingest an unprotected copy")
+        count = len(reader.pages)
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+    except NotImplementedError as exc:  # e.g. an encryption algorithm pypdf does not implement
+        raise DocumentError(path, f"unsupported PDF feature ({exc})") from None
+    if count == 0:
+        raise DocumentError(path, "PDF has no pages")
+    labels = _page_labels(reader, count)
+    notices: list[str] = []
+    raw_pages = [_extract_page(reader, i, path, notices) for i in range(count)]
+    # The cause (a font whose word gaps are offsets, not spaces) is document-wide, and a table
+    # page can hide it, so one glued page sends the whole document to PDFium.
+    if any(looks_glued(raw) for raw in raw_pages):
+        raw_pages = _pdfium_pages(path) or raw_pages
+    pages, without_text = [], []
+    for i, raw in enumerate(raw_pages):
+        text = normalize_text(raw)
+        if sum(c.isalpha() for c in text) < _MIN_PAGE_LETTERS and _has_images(reader, i):
+            without_text.append(i + 1)
+            notices.append(f"{path.name}: page {i + 1} has no text layer (scanned image?); not searchable")
+        pages.append(Page(i + 1, text, labels[i]))
+    if len(without_text) == count:
+        raise DocumentError(path, f"no text layer on any of its {count} pages (scanned?); nothing to index")
+    if not any(p.text.strip() for p in pages):
+        raise DocumentError(path, "no text on any page")
+    front = "\n".join(p.text for p in pages[:2])
+    return ParsedDocument(
+        path=path,
+        title=_pdf_title(reader) or _first_heading(front) or path.stem,
+        pages=pages,
+        revision=find_revision(front),
+        pages_without_text=without_text,
+        notices=notices,
+    )
+
+
+def _extract_page(reader: Any, i: int, path: Path, notices: list[str]) -> str:
+    try:
+        return str(reader.pages[i].extract_text())
+    except Exception as exc:  # pypdf raises many types on damaged content streams
+        notices.append(f"{path.name}: page {i + 1} could not be read ({type(exc).__name__}); skipped")
+        return ""
+
+
+def _page_labels(reader: Any, count: int) -> list[str | None]:
+    try:
+        labels = list(reader.page_labels)
+    except Exception:  # a malformed /PageLabels tree is not worth losing the document over
+        return [None] * count
+    # pypdf invents "1", "2"... when a PDF has no labels; keep only labels that say something.
+    if labels == [str(i + 1) for i in range(count)]:
+        return [None] * count
+    return [str(label) for label in labels]
+
+
+def _has_images(reader: Any, i: int) -> bool:
+    try:
+        return len(reader.pages[i].images) > 0
+    except Exception:
+        return True  # unreadable images: still report the page rather than drop it silently
+
+
+def _pdf_title(reader: Any) -> str | None:
+    try:
+        title = (reader.metadata or {}).get("/Title")
+    except Exception:
+        return None
+    title = re.sub(r"^Microsoft (?:Word|PowerPoint) - ", "", str(title or "")).strip()
+    return title if len(title) >= 3 and not title.lower().endswith((".doc", ".docx", ".pdf")) else None
+
+
+def _pdfium_pages(path: Path) -> list[str] | None:
+    """Every page's text from PDFium, which infers word spaces from glyph positions."""
+    try:
+        import pypdfium2
+
+        document = pypdfium2.PdfDocument(str(path))
+        try:
+            return [str(page.get_textpage().get_text_bounded()) for page in document]
+        finally:
+            document.close()
+    except Exception as exc:
+        log.warning("PDFium could not re-read %s (%s); keeping pypdf's text", path, exc)
+        return None
+
+
+def read_docx(path: Path) -> ParsedDocument:
+    """DOCX paragraphs and tables in body order; Heading styles become Markdown headings."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    if path.stat().st_size == 0:
+        raise DocumentError(path, "empty file (0 bytes)")
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise DocumentError(path, f"not a readable DOCX ({type(exc).__name__})") from None
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, docx.table.Table):
+            lines.extend(" | ".join(c.text.strip() for c in row.cells) for row in block.rows)
+            lines.append("")
+        else:
+            lines.append(_docx_paragraph(block))
+    text = normalize_text("\n".join(lines))
+    if not text.strip():
+        raise DocumentError(path, "document has no text")
+    title = (document.core_properties.title or "").strip() or _first_heading(text) or path.stem
+    return ParsedDocument(path=path, title=title, pages=[Page(None, text)], revision=find_revision(text[:3000]))
+
+
+def _docx_paragraph(paragraph: Any) -> str:
+    style = (paragraph.style.name or "") if paragraph.style is not None else ""
+    text = paragraph.text.strip()
+    if match := re.match(r"Heading (\d)", style):
+        return "#" * int(match.group(1)) + " " + text
+    if style == "Title":
+        return "# " + text
+    if style.startswith("List") and text:
+        return "- " + text
+    return text
+
+
+_HTML_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "pre", "dt", "dd", "caption")
+
+
+def read_html(path: Path) -> ParsedDocument:
+    """HTML block elements in order: headings as Markdown headings, table rows as `a | b` lines."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode(path, path.read_bytes()), "html.parser")
+    for tag in soup(["script", "style", "nav", "noscript", "template"]):
+        tag.decompose()
+    lines: list[str] = []
+    for el in soup.find_all(_HTML_BLOCKS):
+        if el.find_parent(_HTML_BLOCKS) is not None:
+            continue  # its text is already part of the enclosing block
+        if el.name == "tr":
+            lines.append(" | ".join(c.get_text(" ", strip=True) for c in el.find_all(["th", "td"])))
+        elif el.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            lines += ["", "#" * int(el.name[1]) + " " + el.get_text(" ", strip=True)]
+        elif el.name == "li":
+            lines.append("- " + el.get_text(" ", strip=True))
+        else:
+            lines += [el.get_text(" ", strip=True), ""]
+    text = normalize_text("\n".join(lines))
+    if not text.strip():
+        raise DocumentError(path, "HTML page has no text")
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    return ParsedDocument(
+        path=path,
+        title=title or _first_heading(text) or path.stem,
+        pages=[Page(None, text)],
+        revision=find_revision(text[:3000]),
+    )
+
+
+READERS: dict[str, Callable[[Path], ParsedDocument]] = {
+    ".pdf": read_pdf,
+    ".md": read_text,
+    ".markdown": read_text,
+    ".txt": read_text,
+    ".text": read_text,
+    ".docx": read_docx,
+    ".html": read_html,
+    ".htm": read_html,
+}
+
+
+def read_document(path: Path) -> ParsedDocument:
+    """Dispatch on the file suffix; an unsupported suffix or unreadable file is a DocumentError."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        supported = ", ".join(sorted(READERS))
+        raise DocumentError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
+    try:
+        return reader(path)
+    except PermissionError:
+        raise DocumentError(path, "permission denied") from None
+    except FileNotFoundError:
+        raise DocumentError(path, "file not found") from None

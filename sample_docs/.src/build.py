@@ -1,0 +1,172 @@
+"""Render the sample PDFs from the Markdown sources beside this file, and the DOCX sample.
+
+Run after editing a source (needs the `samples` extra: pip install -e '.[samples]'):
+    python sample_docs/.src/build.py
+The folder is hidden so that `shopfloor ingest sample_docs/` does not ingest the sources twice.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
+from pypdf.constants import PageLabelStyle
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent
+SAFETY = re.compile(r"^(DANGER|WARNING|CAUTION):")
+
+
+class ManualPDF(FPDF):
+    def __init__(self, meta: dict[str, str], content_pages: int) -> None:
+        super().__init__(format="A4")
+        self.meta = meta
+        self.content_pages = content_pages
+        self.set_auto_page_break(auto=True, margin=22)
+        self.set_margins(20, 22, 20)
+        self.set_title(meta["title"])
+
+    def header(self) -> None:
+        if self.page_no() == 1:
+            return
+        self.set_font("Helvetica", "I", 8)
+        self.cell(0, 6, self.meta["header"].replace("|", " - "), align="C")
+        self.ln(10)
+
+    def footer(self) -> None:
+        if self.page_no() == 1:
+            return
+        self.set_y(-15)
+        self.set_font("Helvetica", "I", 8)
+        text = self.meta["footer"].format(page=self.page_no() - 1, pages=self.content_pages)
+        self.cell(0, 8, text, align="C")
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    _, head, body = text.split("---\n", 2)
+    meta = dict(line.split(": ", 1) for line in head.strip().splitlines())
+    return meta, body
+
+
+def render_pdf(source: Path) -> Path:
+    meta, body = _front_matter(source.read_text(encoding="utf-8"))
+    # Two passes: the footer's "Page N of M" needs the page count of the first.
+    content_pages = _layout(meta, body, 0).pages_count - 1
+    pdf = _layout(meta, body, content_pages)
+    path = OUT / (source.stem + ".pdf")
+    pdf.output(str(path))
+    _label_pages(path)
+    return path
+
+
+def _layout(meta: dict[str, str], body: str, content_pages: int) -> FPDF:
+    pdf = ManualPDF(meta, content_pages)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 22)
+    pdf.ln(50)
+    pdf.multi_cell(0, 11, meta["title"], align="C")
+    pdf.ln(12)
+    pdf.set_font("Helvetica", "", 12)
+    for line in meta["cover"].split("|"):
+        pdf.cell(0, 8, line, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    table: list[list[str]] = []
+    for line in [*body.splitlines(), ""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|- "):
+                table.append([c.strip() for c in line.strip("|").split("|")])
+            continue
+        if table:
+            _table(pdf, table)
+            table = []
+        _line(pdf, line)
+    return pdf
+
+
+def _line(pdf: FPDF, line: str) -> None:
+    if line.startswith("# "):
+        pdf.ln(4)
+        pdf.set_font("Helvetica", "B", 15)
+        pdf.multi_cell(0, 9, line[2:], new_x="LMARGIN", new_y="NEXT")
+    elif line.startswith("## "):
+        pdf.ln(2)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.multi_cell(0, 8, line[3:], new_x="LMARGIN", new_y="NEXT")
+    elif SAFETY.match(line):
+        pdf.set_font("Helvetica", "B", 11)
+        pdf.set_fill_color(255, 235, 160)
+        pdf.multi_cell(0, 7, line, border=1, fill=True, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    elif line.strip():
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+
+
+def _table(pdf: FPDF, rows: list[list[str]]) -> None:
+    pdf.set_font("Helvetica", "", 10)
+    with pdf.table(first_row_as_headings=True, line_height=6.5) as table:
+        for row in rows:
+            table.row(row)
+    pdf.ln(3)
+
+
+def _label_pages(path: Path) -> None:
+    """Cover page labelled 'i', content pages '1', '2', ... as printed in their footers."""
+    writer = PdfWriter(clone_from=PdfReader(path))
+    writer.set_page_label(0, 0, style=PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(1, len(writer.pages) - 1, style=PageLabelStyle.DECIMAL)
+    with open(path, "wb") as f:
+        writer.write(f)
+
+
+def build_docx() -> Path:
+    """A daily checklist as Word files usually are: heading styles, a list, a table."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Forklift FL-25 - Daily Pre-Shift Check"
+    document.add_heading("Forklift FL-25 - Daily Pre-Shift Check", level=0)
+    document.add_paragraph(
+        "Checklist CL-FL25-01, revision 4, 2026-02-02. Every driver completes it before the first shift use."
+    )
+    document.add_heading("1 Before Starting", level=1)
+    for item in (
+        "Walk around the truck and look for damage, leaks and loose parts.",
+        "Check the tyres for cuts and the wheel nuts for tightness.",
+        "Check that the forks are not bent or cracked and the fork locking pins are in place.",
+    ):
+        document.add_paragraph(item, style="List Number")
+    document.add_paragraph(
+        "WARNING: Do not use a truck with a defect that affects safety. Remove the key, tag the truck "
+        "OUT OF SERVICE and report it to the shift leader."
+    )
+    document.add_heading("2 Function Checks", level=1)
+    table = document.add_table(rows=1, cols=3)
+    for cell, text in zip(table.rows[0].cells, ("Check", "Pass criterion", "If it fails"), strict=True):
+        cell.text = text
+    for row in (
+        ("Service brake", "Truck stops within 1.5 m from walking speed", "Out of service"),
+        ("Parking brake", "Holds the loaded truck on the ramp", "Out of service"),
+        ("Horn and lights", "Working", "Report to shift leader"),
+        ("Hydraulic oil level", "Between MIN and MAX on the dipstick", "Top up with HLP 32"),
+        ("Battery charge", "At least 30 % on the display", "Charge before use"),
+    ):
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
+    document.add_heading("3 Load Capacity", level=1)
+    document.add_paragraph(
+        "The rated capacity is 2500 kg at a load centre of 500 mm. Read the capacity plate: the capacity "
+        "falls with higher lift heights and with attachments."
+    )
+    path = OUT / "FL-25_Forklift_Daily_Check.docx"
+    document.save(str(path))
+    return path
+
+
+if __name__ == "__main__":
+    for source in sorted(HERE.glob("*.md")):
+        print(render_pdf(source))
+    print(build_docx())

@@ -1,0 +1,89 @@
+"""Shared fixtures: real embedding model (loaded once), real FAISS, data redirected to tmp."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Offline before any Hugging Face library is imported, exactly as the CLI entry point does.
+os.environ.update(
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    HF_HUB_DISABLE_PROGRESS_BARS="1",
+    TRANSFORMERS_VERBOSITY="error",
+    TOKENIZERS_PARALLELISM="false",
+    GRADIO_ANALYTICS_ENABLED="False",
+)
+
+from indexes.embedding import Embedder
+from indexes.settings import Settings, load_settings
+from indexes.store import IndexStore
+from ingest.pipeline import IngestReport, IngestRun
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = ROOT / "sample_docs"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """All data under tmp; no stray shopfloor.toml or env setting from the developer's shell."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(home))
+    for key in list(os.environ):
+        if key.startswith("SHOPFLOOR_") and key != "SHOPFLOOR_HOME":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    model = Embedder(load_settings().embed_model, threads=os.cpu_count() or 1)
+    model.llama_embedding  # noqa: B018 - load once for the whole session
+    return model
+
+
+@pytest.fixture
+def ingest(settings: Settings, embedder: Embedder):
+    """Run an ingest into this test's index with the session's model."""
+
+    def run(*paths: Path, tags: dict[str, str] | None = None, remove: tuple[str, ...] = ()) -> IngestReport:
+        return IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run(
+            list(paths), tags=tags, remove=remove
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """sample_docs/ ingested once, read-only for the tests that use it."""
+    index = tmp_path_factory.mktemp("sample") / "index"
+    settings = load_settings(index_dir=index)
+    IngestRun(settings, IndexStore(index), embedder=embedder).run([SAMPLE_DOCS], tags={"site": "plant1"})
+    return index
+
+
+def search(index: Path, embedder: Embedder, query: str, k: int = 3) -> list:
+    """Vector retrieval through llama-index over a stored index: the nodes, best first."""
+    snapshot = IndexStore(index).load(embed_model=embedder.llama_embedding)
+    return [hit.node for hit in snapshot.index.as_retriever(similarity_top_k=k).retrieve(query)]
+
+
+def copy_samples(dest: Path, *names: str) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(SAMPLE_DOCS / name, dest / name)
+    return dest

@@ -1,0 +1,147 @@
+"""Ingest into a real FAISS index with the real model: incremental, revision-safe, lock, bad batches."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from indexes.errors import IndexLockedError, UnknownDocumentError
+from indexes.store import IndexStore
+from tests.conftest import SAMPLE_DOCS, copy_samples, search
+
+
+def test_sample_docs_are_indexed_with_provenance(sample_index: Path, embedder) -> None:
+    manifest = IndexStore(sample_index).read_manifest()
+    assert manifest is not None
+    assert sorted(manifest.documents) == sorted(p.name for p in SAMPLE_DOCS.iterdir() if p.is_file())
+    press = manifest.documents["HP-200_Hydraulic_Press_SOP.pdf"]
+    assert (press.pages, press.revision, press.tags) == (4, "Rev C, 2026-03-14", {"site": "plant1"})
+    hits = search(sample_index, embedder, "maintenance schedule: torque of the ram guide bolts", k=3)
+    hit = next(h for h in hits if "Torque ram guide bolts to 95 Nm" in h.text)
+    meta = hit.metadata
+    assert (meta["file"], meta["page"], meta["page_label"]) == ("HP-200_Hydraulic_Press_SOP.pdf", 3, "2")
+    assert meta["section"] == "6 Maintenance Schedule"
+    assert meta["title"] == "Hydraulic Press HP-200 - Standard Operating Procedure"
+
+
+def test_unchanged_reingest_embeds_nothing_and_writes_nothing(ingest, settings, tmp_path: Path) -> None:
+    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf", "AC-75_Air_Compressor_Maintenance.md")
+    first = ingest(docs)
+    assert first.count("ingested") == 2 and first.embedded_chunks > 0
+    store = IndexStore(settings.index_path)
+    version = store.current_version
+    again = ingest(docs)
+    assert again.count("unchanged") == 2 and again.embedded_chunks == 0
+    assert store.current_version == version
+
+
+def test_new_revision_replaces_every_old_chunk(ingest, settings, embedder, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sop = docs / "SOP-17_Bandsaw.md"
+    sop.write_text("# Bandsaw BS-9\n## Blade tension\nSet the blade tension to 150 bar on the gauge.\n")
+    ingest(docs)
+    sop.write_text("# Bandsaw BS-9\n## Blade tension\nSet the blade tension to 175 bar on the gauge.\n")
+    report = ingest(docs)
+    assert report.count("replaced") == 1
+    snapshot = IndexStore(settings.index_path).load()
+    texts = [n.text for n in snapshot.index.docstore.docs.values()]
+    assert any("175 bar" in t for t in texts)
+    assert not any("150 bar" in t for t in texts)
+    assert snapshot.index.vector_store.client.ntotal == len(texts)
+    for hit in search(settings.index_path, embedder, "blade tension 150 bar", k=5):
+        assert "150 bar" not in hit.text
+
+
+def test_unchanged_passages_keep_their_vectors_when_a_revision_changes_one(ingest, tmp_path: Path) -> None:
+    docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md")
+    ingest(docs)
+    manual = docs / "AC-75_Air_Compressor_Maintenance.md"
+    manual.write_text(manual.read_text().replace("Every 500 hours", "Every 400 hours"))
+    report = ingest(docs)
+    assert report.count("replaced") == 1
+    assert report.embedded_chunks == 1 and report.reused_chunks >= 5
+
+
+def test_renamed_revision_supersedes_the_old_file(ingest, settings, tmp_path: Path) -> None:
+    old = tmp_path / "SOP-12_revC.md"
+    old.write_text("# Guillotine\nBlade gap 0.1 mm.\n")
+    new = tmp_path / "SOP-12_revD.md"
+    new.write_text("# Guillotine\nBlade gap 0.08 mm.\n")
+    ingest(old)
+    ingest(new, remove=("SOP-12_revC.md",))
+    manifest = IndexStore(settings.index_path).read_manifest()
+    assert manifest is not None and sorted(manifest.documents) == ["SOP-12_revD.md"]
+
+
+def test_remove_takes_a_document_out(ingest, settings, embedder, tmp_path: Path) -> None:
+    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf", "CL-400_CNC_Lathe_Operator_Manual.pdf")
+    ingest(docs)
+    report = ingest(remove=("HP-200_Hydraulic_Press_SOP.pdf",))
+    assert report.count("removed") == 1
+    for hit in search(settings.index_path, embedder, "hydraulic press ram pressure", k=10):
+        assert hit.metadata["file"] == "CL-400_CNC_Lathe_Operator_Manual.pdf"
+    with pytest.raises(UnknownDocumentError, match=r"not in the index: nothing\.pdf"):
+        ingest(remove=("nothing.pdf",))
+
+
+def test_tags_are_kept_on_reingest_unless_given_again(ingest, settings, tmp_path: Path) -> None:
+    docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md")
+    ingest(docs, tags={"equipment": "AC-75", "line": "utility"})
+    assert ingest(docs).count("unchanged") == 1
+    ingest(docs, tags={"equipment": "AC-75B"})
+    snapshot = IndexStore(settings.index_path).load()
+    assert snapshot.manifest.documents["AC-75_Air_Compressor_Maintenance.md"].tags == {"equipment": "AC-75B"}
+    assert {n.metadata["tags"]["equipment"] for n in snapshot.index.docstore.docs.values()} == {"AC-75B"}
+
+
+def test_second_writer_is_refused_while_the_lock_is_held(ingest, settings, tmp_path: Path) -> None:
+    settings.index_path.mkdir(parents=True)
+    with (
+        FileLock(str(settings.index_path / ".lock")),
+        pytest.raises(IndexLockedError, match="another ingest"),
+    ):
+        ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(ingest, settings, tmp_path: Path) -> None:
+    docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md", "W3_Welding_Cell_Quick_Guide.html")
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.7\n garbage " * 40)
+    (docs / "zero.pdf").write_bytes(b"")
+    report = ingest(docs)
+    assert report.count("ingested") == 2
+    assert sorted(o.doc_id for o in report.skipped) == ["corrupt.pdf", "zero.pdf"]
+    manifest = IndexStore(settings.index_path).read_manifest()
+    assert manifest is not None and len(manifest.documents) == 2
+
+
+def test_a_batch_of_only_bad_files_leaves_the_index_untouched(ingest, settings, tmp_path: Path) -> None:
+    ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
+    store = IndexStore(settings.index_path)
+    version = store.current_version
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"nope")
+    assert ingest(bad).count("skipped") == 1
+    assert store.current_version == version
+
+
+def test_manifest_is_plain_json_beside_the_vectors(sample_index: Path) -> None:
+    version = IndexStore(sample_index).current_version
+    assert version is not None
+    raw = json.loads((version / "manifest.json").read_text())
+    assert raw["embedding_model"] == "all-MiniLM-L6-v2" and raw["embedding_dim"] == 384
+    assert {"docstore.json", "default__vector_store.json", "index_store.json"} <= {p.name for p in version.iterdir()}
+
+
+def test_folder_ids_are_relative_paths_and_hidden_files_are_ignored(ingest, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    copy_samples(docs / "press", "HP-200_Hydraulic_Press_SOP.pdf")
+    (docs / ".cache").mkdir()
+    (docs / ".cache" / "junk.md").write_text("# junk\n")
+    shutil.copy(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md", docs / ".hidden.md")
+    report = ingest(docs)
+    assert [o.doc_id for o in report.outcomes] == ["press/HP-200_Hydraulic_Press_SOP.pdf"]

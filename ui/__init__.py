@@ -1,0 +1,1 @@
+"""What people touch: the `shopfloor` command line (and, later, the Gradio app)."""
