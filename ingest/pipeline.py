@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -217,33 +219,23 @@ class IngestRun:
         tags: dict[str, str] | None,
         report: IngestReport,
     ) -> None:
-        started = time.perf_counter()
-        snapshot = self.store.load() if manifest is not None else None
-        if todo:
-            self.embedder.llama_embedding  # noqa: B018 - load the model now, outside the embed timing
-        report.timings["load"] += time.perf_counter() - started
-        old_vectors = _vectors_by_hash(snapshot) if snapshot is not None else {}
         old_docs = dict(manifest.documents) if manifest is not None else {}
+        previous = _LazySnapshot(self.store, manifest is not None, report)
         new_docs: dict[str, DocumentRecord] = {}
         new_nodes: list[TextNode] = []
         new_vectors: list[np.ndarray] = []
         self.progress.start(len(todo))
-        for source, sha in todo:
-            previous = old_docs.get(source.doc_id)
-            doc_tags = tags if tags is not None else (previous.tags if previous else {})
-            try:
-                record, nodes, vectors = self._process(source, sha, doc_tags, old_vectors, report)
-            except DocumentError as exc:
-                report.outcomes.append(Outcome(source.doc_id, "skipped", reason=str(exc)))
-                log.warning("skipped %s", exc)
-                self.progress.advance(documents=1)
+        for source, prepared in self._read_ahead(todo, old_docs, tags, report):
+            self.progress.advance(documents=1)
+            if isinstance(prepared, DocumentError):
+                report.outcomes.append(Outcome(source.doc_id, "skipped", reason=str(prepared)))
                 continue
-            status = "replaced" if previous is not None else "ingested"
+            record, nodes = prepared
+            new_vectors.append(self._embed(nodes, previous.vectors_by_hash, report))
+            status = "replaced" if source.doc_id in old_docs else "ingested"
             report.outcomes.append(Outcome(source.doc_id, status, record.pages, record.chunks))
             new_docs[source.doc_id] = record
             new_nodes += nodes
-            new_vectors.append(vectors)
-            self.progress.advance(documents=1)
         for doc_id in remove:
             report.outcomes.append(Outcome(doc_id, "removed", old_docs[doc_id].pages, old_docs[doc_id].chunks))
         if not new_docs and not remove:
@@ -251,8 +243,8 @@ class IngestRun:
         started = time.perf_counter()
         kept = {k: v for k, v in old_docs.items() if k not in new_docs and k not in remove}
         kept_ids = [cid for record in kept.values() for cid in record.chunk_ids]
-        kept_nodes = snapshot.nodes(kept_ids) if snapshot is not None else []
-        stored = snapshot.vectors() if snapshot is not None else {}
+        kept_nodes = previous.snapshot.nodes(kept_ids) if kept_ids else []
+        stored = previous.snapshot.vectors() if kept_ids else {}
         dim = manifest.embedding_dim if manifest is not None else self.embedder.dim
         vectors = np.vstack([np.zeros((0, dim), np.float32)] + [stored[i][None, :] for i in kept_ids] + new_vectors)
         new_manifest = Manifest(
@@ -265,14 +257,40 @@ class IngestRun:
         self.store.commit(new_manifest, kept_nodes + new_nodes, vectors)
         report.timings["write"] += time.perf_counter() - started
 
-    def _process(
+    def _read_ahead(
         self,
-        source: Source,
-        sha: str,
-        tags: dict[str, str],
-        old_vectors: dict[str, np.ndarray],
+        todo: list[tuple[Source, str]],
+        old_docs: dict[str, DocumentRecord],
+        tags: dict[str, str] | None,
         report: IngestReport,
-    ) -> tuple[DocumentRecord, list[TextNode], np.ndarray]:
+    ) -> Iterator[tuple[Source, tuple[DocumentRecord, list[TextNode]] | DocumentError]]:
+        """Documents read and chunked one ahead, in a thread: the model embeds one document while
+        the next is parsed (torch releases the GIL), so parsing mostly hides behind embedding."""
+
+        def prepare(source: Source, sha: str) -> tuple[DocumentRecord, list[TextNode]] | DocumentError:
+            earlier = old_docs.get(source.doc_id)
+            doc_tags = tags if tags is not None else (earlier.tags if earlier else {})
+            try:
+                return self._prepare(source, sha, doc_tags, report)
+            except DocumentError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+            pending: deque[tuple[Source, Future[tuple[DocumentRecord, list[TextNode]] | DocumentError]]]
+            pending = deque()
+            for source, sha in todo:
+                pending.append((source, pool.submit(prepare, source, sha)))
+                if len(pending) > 1:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+
+    def _prepare(
+        self, source: Source, sha: str, tags: dict[str, str], report: IngestReport
+    ) -> tuple[DocumentRecord, list[TextNode]]:
+        """Read, clean and chunk one document into nodes (no embedding yet)."""
         started = time.perf_counter()
         document = read_document(source.path)
         report.notices += document.notices
@@ -284,7 +302,6 @@ class IngestRun:
         nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]
         report.timings["chunk"] += time.perf_counter() - mid
         self.progress.advance(pages=len(document.pages))
-        vectors = self._embed(nodes, old_vectors, report)
         record = DocumentRecord(
             doc_id=source.doc_id,
             source=str(source.path.resolve()),
@@ -298,14 +315,8 @@ class IngestRun:
             tags=tags,
             pages_without_text=document.pages_without_text,
         )
-        log.info(
-            "doc=%s pages=%d chunks=%d secs=%.2f",
-            source.doc_id,
-            record.pages,
-            record.chunks,
-            time.perf_counter() - started,
-        )
-        return record, nodes, vectors
+        log.info("doc=%s pages=%d chunks=%d secs=%.2f", source.doc_id, record.pages, record.chunks, mid - started)
+        return record, nodes
 
     @cached_property
     def _token_counter(self) -> TokenCounter:
@@ -316,6 +327,10 @@ class IngestRun:
         vectors: list[np.ndarray | None] = [old.get(n.metadata["content_hash"]) for n in nodes]
         missing = [i for i, v in enumerate(vectors) if v is None]
         report.reused_chunks += len(nodes) - len(missing)
+        if missing and self._embedder is None:
+            began = time.perf_counter()
+            self.embedder.llama_embedding  # noqa: B018 - load the model outside the embed timing
+            report.timings["load"] += time.perf_counter() - began
         batch = self.settings.embed_batch_size
         for start in range(0, len(missing), batch):
             ids = missing[start : start + batch]
@@ -367,10 +382,30 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
     return node
 
 
-def _vectors_by_hash(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
-    by_id = snapshot.vectors()
-    hashes: dict[str, np.ndarray] = {}
-    for node_id, node in snapshot.index.docstore.docs.items():
-        if node_id in by_id and "content_hash" in node.metadata:
-            hashes[node.metadata["content_hash"]] = by_id[node_id]
-    return hashes
+class _LazySnapshot:
+    """The live version, loaded only when a document needs its vectors or nodes: a batch of
+    skipped files must not pay for loading the index."""
+
+    def __init__(self, store: IndexStore, exists: bool, report: IngestReport) -> None:
+        self._store = store
+        self._exists = exists
+        self._report = report
+
+    @cached_property
+    def snapshot(self) -> IndexSnapshot:
+        started = time.perf_counter()
+        snapshot = self._store.load()
+        self._report.timings["load"] += time.perf_counter() - started
+        return snapshot
+
+    @cached_property
+    def vectors_by_hash(self) -> dict[str, np.ndarray]:
+        """Stored vectors by passage hash, so a passage that did not change is not re-embedded."""
+        if not self._exists:
+            return {}
+        by_id = self.snapshot.vectors()
+        return {
+            node.metadata["content_hash"]: by_id[node_id]
+            for node_id, node in self.snapshot.index.docstore.docs.items()
+            if node_id in by_id and "content_hash" in node.metadata
+        }

@@ -125,8 +125,10 @@ def test_a_batch_of_only_bad_files_leaves_the_index_untouched(ingest, settings, 
     version = store.current_version
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"nope")
-    assert ingest(bad).count("skipped") == 1
+    report = ingest(bad, SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
+    assert (report.count("skipped"), report.count("unchanged")) == (1, 1)
     assert store.current_version == version
+    assert report.timings["load"] == 0, "neither the index nor the model is loaded for a skipped file"
 
 
 def test_manifest_is_plain_json_beside_the_vectors(sample_index: Path) -> None:

@@ -23,8 +23,9 @@ from indexes.errors import ShopfloorError
 from indexes.settings import Settings, load_settings
 from indexes.store import IndexStore
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output is read by scripts and grep: tables are not squeezed into 80 columns there.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 app = typer.Typer(
     help="Shop-floor document assistant: ingest manuals and SOPs, search them, offline.",
     no_args_is_help=True,
@@ -142,7 +143,7 @@ def ingest(
 @app.command()
 def docs(
     index: IndexOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per document.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, one line per document.")] = False,
 ) -> None:
     """List the indexed documents: id, title, revision, pages, chunks, tags, when ingested.
 
@@ -154,7 +155,8 @@ def docs(
     records = list(manifest.documents.values()) if manifest else []
     if as_json:
         for r in records:
-            out.print_json(json.dumps({**r.__dict__, "chunks": r.chunks, "chunk_ids": None}))
+            record = {k: v for k, v in r.__dict__.items() if k != "chunk_ids"}
+            typer.echo(json.dumps({**record, "chunks": r.chunks}))
         return
     if not records:
         out.print(f"No documents in {settings.index_path} yet; run `shopfloor ingest PATH`.")
