@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Room left in the embedding window for the "heading: title > section" line and special tokens.
 HEADING_TOKENS = 48
+# Parsed documents waiting for the model: enough to keep the reader busy, bounded for memory.
+READ_AHEAD = 4
 STAGES = ("load", "read", "chunk", "embed", "write")
 
 
@@ -264,8 +266,9 @@ class IngestRun:
         tags: dict[str, str] | None,
         report: IngestReport,
     ) -> Iterator[tuple[Source, tuple[DocumentRecord, list[TextNode]] | DocumentError]]:
-        """Documents read and chunked one ahead, in a thread: the model embeds one document while
-        the next is parsed (torch releases the GIL), so parsing mostly hides behind embedding."""
+        """Documents read and chunked ahead, in a thread, while the model embeds the earlier ones
+        (torch releases the GIL): parsing hides behind embedding. Smallest files go first, so the
+        model starts embedding early instead of waiting for the largest manual to be parsed."""
 
         def prepare(source: Source, sha: str) -> tuple[DocumentRecord, list[TextNode]] | DocumentError:
             earlier = old_docs.get(source.doc_id)
@@ -275,12 +278,13 @@ class IngestRun:
             except DocumentError as exc:
                 return exc
 
+        ordered = sorted(todo, key=lambda item: item[0].path.stat().st_size)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
             pending: deque[tuple[Source, Future[tuple[DocumentRecord, list[TextNode]] | DocumentError]]]
             pending = deque()
-            for source, sha in todo:
+            for source, sha in ordered:
                 pending.append((source, pool.submit(prepare, source, sha)))
-                if len(pending) > 1:
+                if len(pending) > READ_AHEAD:
                     done, future = pending.popleft()
                     yield done, future.result()
             while pending:

@@ -160,6 +160,4 @@ def test_docs_and_remove_through_the_cli(sample_index: Path, tmp_path: Path) -> 
 def test_remove_of_an_unknown_document_is_one_error_line(sample_index: Path) -> None:
     result = shopfloor("remove", "no-such-doc.pdf", "--index", str(sample_index))
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "Error: not in the index: no-such-doc.pdf (see `shopfloor docs`)"
-    )
+    assert result.stderr.strip() == ("Error: not in the index: no-such-doc.pdf (see `shopfloor docs`)")

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from indexes.errors import IndexLockedError, UnknownDocumentError
+from indexes.errors import IncompatibleIndexError, IndexLockedError, UnknownDocumentError
 from indexes.store import IndexStore
+from ingest.pipeline import IngestRun
 from tests.conftest import SAMPLE_DOCS, copy_samples, search
 
 
@@ -147,3 +148,16 @@ def test_folder_ids_are_relative_paths_and_hidden_files_are_ignored(ingest, tmp_
     shutil.copy(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md", docs / ".hidden.md")
     report = ingest(docs)
     assert [o.doc_id for o in report.outcomes] == ["press/HP-200_Hydraulic_Press_SOP.pdf"]
+
+
+def test_an_index_built_by_another_model_is_refused(ingest, settings, tmp_path: Path) -> None:
+    ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for file in Path(settings.embed_model).iterdir():
+        (other / file.name).symlink_to(file)
+    (other / "config.json").unlink()
+    (other / "config.json").write_text((Path(settings.embed_model) / "config.json").read_text().replace("384", "385"))
+    changed = settings.model_copy(update={"embed_model": str(other)})
+    with pytest.raises(IncompatibleIndexError, match="built with embedding model all-MiniLM-L6-v2"):
+        IngestRun(changed, IndexStore(settings.index_path)).run([SAMPLE_DOCS / "W3_Welding_Cell_Quick_Guide.html"])
