@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -64,6 +64,33 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="WARNING", description="Logging level for diagnostics on stderr.")
 
+    retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(
+        default="hybrid", description="hybrid (BM25 + vectors, measured best), bm25 or vector."
+    )
+    retrieve_k: int = Field(default=5, ge=1, description="Passages retrieved and shown as closest matches.")
+    context_k: int = Field(
+        default=3, ge=1, description="Passages given to the LLM; prompt reading time dominates an answer's latency."
+    )
+    min_vector_score: float = Field(
+        default=0.25,
+        description="A question is refused without asking the LLM when no passage reaches this cosine "
+        "similarity and none reaches min_bm25_score: nothing relevant was found.",
+    )
+    min_bm25_score: float = Field(default=2.0, description="See min_vector_score (raw BM25 score).")
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b",
+        description="A bundled model (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b) or the path of a GGUF file.",
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server) to use instead "
+        "of the local model, e.g. http://gpu-server:8000/v1.",
+    )
+    llm_api_model: str = Field(default="default", description="Model name sent to the llm_url server.")
+    llm_context: int = Field(default=2048, ge=512, description="LLM context window in tokens.")
+    llm_max_tokens: int = Field(default=160, ge=16, description="Longest answer in tokens: operators want short ones.")
+    terminal_id: str = Field(default="cli", description="Recorded with every question in the gap log.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -78,6 +105,14 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.index_dir if self.index_dir is not None else self.home / "index"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def gaps_db(self) -> Path:
+        return self.home / "gaps.sqlite"
 
 
 def load_settings(**overrides: Any) -> Settings:

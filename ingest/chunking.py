@@ -176,17 +176,20 @@ def _split_unit(unit: _Unit, budget: int, count: Callable[[list[str]], list[int]
 
 
 def _split_line(line: _Line, budget: int, count: Callable[[list[str]], list[int]]) -> list[_Line]:
-    """A single over-long line (a run-on paragraph): cut at sentence ends, else between words."""
-    parts = [p for p in _SENTENCE_END.split(line.text) if p]
-    if len(parts) == 1:
-        words = line.text.split(" ")
-        parts = [" ".join(words[i : i + max(1, budget // 2)]) for i in range(0, len(words), max(1, budget // 2))]
+    """A single over-long line (a run-on paragraph): cut at sentence ends, a run-on sentence
+    between words, packing the pieces back together up to the budget."""
+    pieces: list[tuple[str, int]] = []
+    sentences = [p for p in _SENTENCE_END.split(line.text) if p]
+    for sentence, tokens in zip(sentences, count(sentences), strict=True):
+        if tokens <= budget:
+            pieces.append((sentence, tokens))
+        else:
+            words = sentence.split(" ")
+            pieces += zip(words, count(words), strict=True)
     out: list[_Line] = []
-    for text, tokens in zip(parts, count(parts), strict=True):
+    for text, tokens in pieces:
         if out and out[-1].tokens + tokens + 1 <= budget:
             out[-1] = _Line(out[-1].text + " " + text, line.page, line.label, out[-1].tokens + tokens + 1)
-        elif tokens > budget and " " in text:
-            out.extend(_split_line(_Line(text, line.page, line.label, tokens), budget, count))
         else:
             out.append(_Line(text, line.page, line.label, tokens))
     return out

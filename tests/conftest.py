@@ -87,3 +87,17 @@ def copy_samples(dest: Path, *names: str) -> Path:
     for name in names:
         shutil.copy(SAMPLE_DOCS / name, dest / name)
     return dest
+
+
+@pytest.fixture(scope="session")
+def llm_settings(tmp_path_factory: pytest.TempPathFactory, sample_index: Path) -> Settings:
+    """The default bundled LLM, assembled once per test session into its own model cache."""
+    home = tmp_path_factory.mktemp("llm-home")
+    return load_settings(home=home, index_dir=sample_index)
+
+
+@pytest.fixture(scope="session")
+def assistant(llm_settings: Settings, embedder: Embedder):
+    from assistant.service import open_assistant
+
+    return open_assistant(llm_settings, embedder=embedder)

@@ -97,3 +97,12 @@ def test_every_chunk_of_a_real_manual_fits_the_window(name: str, count) -> None:
     # nothing is lost but headings (kept as each chunk's section) and running headers/footers
     assert sum(len(c.text) for c in chunks) > 0.85 * sum(len(p.text) for p in doc.pages)
     assert all(c.page is not None for c in chunks)
+
+
+def test_a_run_on_paragraph_without_sentence_ends_is_cut_between_words(count) -> None:
+    """Found on the TV manual: one 'sentence' of hundreds of multi-token words."""
+    words = " ".join(f"Settings>General>Expert-Option{i}" for i in range(300))
+    chunks = chunk_pages([Page(None, "# Menu paths\n" + words)], 100, count)
+    assert len(chunks) > 5
+    assert all(t <= 100 for t in count([c.text for c in chunks]))
+    assert " ".join(" ".join(c.text.split()) for c in chunks) == words

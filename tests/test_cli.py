@@ -29,7 +29,17 @@ def shopfloor(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
 
 
 def _commands() -> list[list[str]]:
-    return [["ingest"], ["docs"], ["remove"], ["bench"], ["bench", "ingest"]]
+    return [
+        ["ingest"],
+        ["docs"],
+        ["remove"],
+        ["ask"],
+        ["gaps"],
+        ["eval"],
+        ["bench"],
+        ["bench", "ingest"],
+        ["bench", "ask"],
+    ]
 
 
 @pytest.mark.parametrize("command", _commands(), ids=" ".join)

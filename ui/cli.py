@@ -12,10 +12,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,6 +51,7 @@ def _global(
     _verbose = verbose
     level = logging.INFO if verbose else getattr(logging, load_settings().log_level.upper(), logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("bm25s").setLevel(max(level, logging.INFO))  # it logs every index build at DEBUG
 
 
 def _settings(index: Path | None) -> Settings:
@@ -187,6 +189,205 @@ def remove(
     out.print(f"Removed {report.count('removed')} document(s) from {settings.index_path}.")
 
 
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="Only passages of documents tagged key=value; repeatable.")
+]
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question, in your own words.")] = None,
+    index: IndexOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Retrieval only: the best passages with pages.")] = False,
+    tag: TagOption = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id; repeatable.")] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="File with one question per line (models load once).")
+    ] = None,
+    terminal: Annotated[str | None, typer.Option("--terminal", help="Terminal id for the gap log.")] = None,
+) -> None:
+    """Ask the manuals: a short answer with citations (document, page, section), or a plain
+    "not found" with the closest passages. Every question is logged for the gap review.
+
+    Examples:
+      shopfloor ask "How often is the hydraulic oil changed on the HP-200?"
+      shopfloor ask "alarm AL-205" --tag equipment=CL-400 --json
+      shopfloor ask --json --batch questions.txt
+    """
+    from assistant.gaps import GapLog
+    from assistant.retrieval import Filters
+    from assistant.service import open_assistant
+
+    if (question is None) == (batch is None):
+        raise typer.BadParameter("give a QUESTION or --batch FILE (not both)")
+    questions = _batch_questions(batch) if batch else [question or ""]
+    settings = load_settings(index_dir=index, terminal_id=terminal)
+    filters = Filters(doc_ids=set(doc or []), tags=_parse_tags(tag or []) or {})
+    assistant = open_assistant(settings, use_llm=not no_llm)
+    gap_log = GapLog(settings.gaps_db)
+    try:
+        for text in questions:
+            stream = not as_json and not no_llm
+            answer = assistant.ask(text, filters=filters, on_token=_print_token if stream else None)
+            gap_log.record(answer, settings.terminal_id, equipment=filters.tags.get("equipment"))
+            if as_json:
+                typer.echo(json.dumps(answer.to_json()))
+            else:
+                _print_answer(answer, streamed=stream)
+    finally:
+        gap_log.close()
+
+
+def _batch_questions(path: Path) -> list[str]:
+    from indexes.errors import ShopfloorError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ShopfloorError(f"{path}: {exc.strerror}") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _print_token(token: str) -> None:
+    out.print(token, end="", markup=False, highlight=False)
+
+
+def _print_answer(answer: Any, streamed: bool) -> None:
+    if streamed:
+        out.print()
+    if answer.answered:
+        if not streamed:
+            out.print(answer.answer, markup=False, highlight=False)
+        for warning in answer.warnings:
+            out.print(f"[bold yellow]! {escape(warning)}[/]")
+        for c in answer.citations:
+            page = f", page {c.page}" + (f" ({c.page_label})" if c.page_label and c.page_label != str(c.page) else "")
+            out.print(f"[{c.number}] {c.file}{page}, {c.section or 'no section'}", markup=False, highlight=False)
+        return
+    if streamed:
+        out.print("[dim](that draft was withdrawn)[/]")
+    out.print(f"Not found in the manuals ({answer.reason}). Closest passages:", markup=False, highlight=False)
+    for p in answer.contexts[:3]:
+        page = f" page {p.page}" if p.page is not None else ""
+        out.print(f"- {p.file}{page}: {p.text[:160]}...", markup=False, highlight=False)
+
+
+@app.command()
+def gaps(
+    index: IndexOption = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only questions asked on/after this date (YYYY-MM-DD).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv (one row per question) or json.")] = "table",
+    recheck: Annotated[
+        bool, typer.Option("--recheck", help="Ask the open gaps again; mark those the index now answers.")
+    ] = False,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="With --recheck: judge by retrieval alone.")] = False,
+) -> None:
+    """The knowledge map: unanswered questions grouped into topics, to decide which manuals to write.
+
+    Examples:
+      shopfloor gaps --since 2026-11-01
+      shopfloor gaps --format csv > gaps.csv
+      shopfloor gaps --recheck
+    """
+    from assistant.gaps import GapLog
+    from assistant.knowledge_map import group_gaps
+    from assistant.service import open_assistant
+    from indexes.embedding import Embedder
+
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    settings = load_settings(index_dir=index)
+    gap_log = GapLog(settings.gaps_db)
+    try:
+        embedder = Embedder(settings.embed_model, settings.embed_batch_size, settings.threads)
+        if recheck:
+            assistant = open_assistant(settings, use_llm=not no_llm, embedder=embedder)
+            open_now = gap_log.open_gaps(since)
+            solved = [g.id for g in open_now if assistant.ask(g.question).answered]
+            gap_log.resolve(solved)
+            err.print(f"rechecked {len(open_now)} open gaps: {len(solved)} now answered by the index")
+        topics = group_gaps(gap_log.open_gaps(since), embedder)
+        figures = gap_log.figures(since)
+    finally:
+        gap_log.close()
+    _print_topics(topics, fmt)
+    if fmt == "table":
+        out.print(
+            f"{figures.questions} questions, {figures.answered_pct:.0f}% answered, "
+            f"{figures.thumbs_down_pct:.0f}% thumbs down, median {figures.median_latency_s:.1f} s; "
+            f"{figures.open_gaps} open gaps in {len(topics)} topics"
+        )
+
+
+def _print_topics(topics: list[Any], fmt: str) -> None:
+    if fmt == "json":
+        for t in topics:
+            record = {"topic": t.label, "count": t.count, "examples": t.examples, "first_seen": t.first_seen}
+            record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
+            typer.echo(json.dumps(record))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["topic", "id", "asked_at", "terminal", "equipment", "question", "reason"])
+        for t in topics:
+            for g in t.gaps:
+                writer.writerow([t.label, g.id, g.asked_at, g.terminal, g.equipment or "", g.question, g.reason])
+    else:
+        table = Table(title="Knowledge gaps by topic")
+        for column in ("topic", "count", "examples", "first seen", "last seen", "equipment"):
+            table.add_column(column)
+        for t in topics:
+            examples = "\n".join(t.examples)
+            table.add_row(t.label, str(t.count), examples, t.first_seen, t.last_seen, ", ".join(t.equipment))
+        out.print(table)
+
+
+@app.command("eval")
+def evaluate(
+    qa: Annotated[Path, typer.Argument(help='JSONL: {"id", "question", "file", "pages", "key_facts"} per line.')],
+    index: IndexOption = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Score retrieval only.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions.")] = None,
+) -> None:
+    """Score a question set: hit@1, hit@5 and MRR of the gold page for BM25, vector and hybrid
+    retrieval side by side; with the LLM also key facts, citation precision and refusals.
+
+    Example:
+      shopfloor eval tests/data/sample_qa.jsonl
+    """
+    from assistant.evaluation import load_questions, score_answers, score_retrieval
+    from assistant.retrieval import MODES
+    from assistant.service import open_assistant, open_retriever
+
+    questions = load_questions(qa)[:limit]
+    settings = load_settings(index_dir=index)
+    retriever = open_retriever(settings)
+    table = Table(title=f"Retrieval on {qa.name}")
+    for column in ("mode", "questions", "hit@1", "hit@5", "MRR"):
+        table.add_column(column, justify="right")
+    for mode in MODES:
+        retriever.mode = mode
+        score = score_retrieval(retriever, questions)
+        shipped = " (shipped)" if mode == settings.retrieval_mode else ""
+        table.add_row(
+            mode + shipped, str(score.questions), f"{score.hit_at_1:.3f}", f"{score.hit_at_5:.3f}", f"{score.mrr:.3f}"
+        )
+    out.print(table)
+    if no_llm:
+        return
+    retriever.mode = settings.retrieval_mode
+    answers = score_answers(open_assistant(settings, embedder=retriever.embedder), questions)
+    out.print(
+        f"answers: {answers.questions} questions; answered {answers.answered_of_answerable:.0%} of answerable; "
+        f"key facts found {answers.key_facts_found:.0%}; citation precision {answers.citation_precision:.0%}; "
+        f"refusal accuracy {answers.refusal_accuracy:.0%}; median latency {answers.median_latency_s:.1f} s"
+    )
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     paths: Annotated[
@@ -225,6 +426,39 @@ def bench_ingest(
     out.print(
         f"unchanged re-run: {bench.rerun_seconds:.2f} s in a fresh process, "
         f"{'no new index version written' if bench.rerun_wrote_nothing else 'WROTE A NEW VERSION'} (target < 2 s)"
+    )
+
+
+@bench_app.command("ask")
+def bench_ask(
+    questions: Annotated[
+        list[str] | None, typer.Argument(help="Questions to time (default: five about sample_docs/).")
+    ] = None,
+    index: IndexOption = None,
+) -> None:
+    """Time answers: time to first token and total (medians), against bare llama.cpp generation
+    of the same prompt; our overhead beyond the model's own work should stay under 10%.
+
+    Example:
+      shopfloor bench ask "What torque for the ram guide bolts?"
+    """
+    from assistant.benchmark import DEFAULT_QUESTIONS, summarize, time_question
+    from assistant.service import open_assistant
+
+    settings = _settings(index)
+    assistant = open_assistant(settings)
+    timings = [time_question(assistant, q) for q in questions or DEFAULT_QUESTIONS]
+    for t in timings:
+        out.print(
+            f"{t.first_token_s:5.2f} s first token, {t.total_s:5.2f} s total | bare model "
+            f"{t.bare_first_token_s:5.2f} / {t.bare_total_s:5.2f} s | {t.question}",
+            markup=False,
+            highlight=False,
+        )
+    m = summarize(timings)
+    out.print(
+        f"median: first token {m['first_token_s']:.2f} s, total {m['total_s']:.2f} s; bare llama.cpp "
+        f"{m['bare_first_token_s']:.2f} s / {m['bare_total_s']:.2f} s; overhead {m['overhead']:+.1%} (target < 10%)"
     )
 
 

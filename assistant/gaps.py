@@ -1,0 +1,154 @@
+"""The knowledge-gap log: every question asked, and which ones the manuals could not answer.
+
+SQLite in WAL mode with a generous busy timeout: many floor terminals write at once, readers never
+block writers, and a row is never lost to a momentary lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+
+from assistant.answering import Answer
+from assistant.gap_migrations import migrate
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating as needed) the gap log."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    migrate(db)
+    return db
+
+
+@dataclass
+class Gap:
+    """A question the manuals did not answer (or whose answer the operator marked unhelpful)."""
+
+    id: int
+    asked_at: str
+    terminal: str
+    question: str
+    reason: str
+    equipment: str | None
+    sources: list[dict[str, object]]
+
+
+@dataclass
+class Figures:
+    """Answer-rate and feedback figures for a period."""
+
+    questions: int
+    answered_pct: float
+    thumbs_down_pct: float
+    median_latency_s: float
+    open_gaps: int
+
+
+class GapLog:
+    """Records questions and feedback; lists, resolves and counts the gaps."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def record(self, answer: Answer, terminal: str, equipment: str | None = None) -> int:
+        """Log one question and what was answered; returns its id (for feedback)."""
+        sources = [{"file": p.file, "page": p.page, "score": round(p.score, 4)} for p in answer.contexts]
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
+                " equipment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _now(),
+                    terminal,
+                    answer.question,
+                    answer.answer,
+                    int(answer.answered),
+                    answer.reason,
+                    json.dumps(sources),
+                    answer.latency_s,
+                    equipment,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
+        """Thumbs up or down; a thumbs down makes the question a gap."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE questions SET feedback = ?, feedback_reason = ? WHERE id = ?",
+                ("up" if helpful else "down", reason, question_id),
+            )
+
+    def open_gaps(self, since: str | None = None) -> list[Gap]:
+        rows = self._db.execute(
+            "SELECT * FROM questions WHERE (answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
+            " AND asked_at >= ? ORDER BY asked_at",
+            (since or "",),
+        ).fetchall()
+        return [_gap(row) for row in rows]
+
+    def resolve(self, question_ids: list[int]) -> None:
+        with self._write() as db:
+            db.executemany("UPDATE questions SET resolved_at = ? WHERE id = ?", [(_now(), i) for i in question_ids])
+
+    def figures(self, since: str | None = None) -> Figures:
+        rows = self._db.execute(
+            "SELECT answered, feedback, latency_s FROM questions WHERE asked_at >= ?", (since or "",)
+        ).fetchall()
+        n = len(rows)
+        return Figures(
+            questions=n,
+            answered_pct=100 * sum(r["answered"] for r in rows) / n if n else 0.0,
+            thumbs_down_pct=100 * sum(r["feedback"] == "down" for r in rows) / n if n else 0.0,
+            median_latency_s=median(r["latency_s"] for r in rows) if n else 0.0,
+            open_gaps=len(self.open_gaps(since)),
+        )
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+
+
+def _gap(row: sqlite3.Row) -> Gap:
+    reason = "operator marked it unhelpful" if row["feedback"] == "down" else (row["reason"] or "not answered")
+    if row["feedback"] == "down" and row["feedback_reason"]:
+        reason += f": {row['feedback_reason']}"
+    return Gap(
+        id=row["id"],
+        asked_at=row["asked_at"],
+        terminal=row["terminal"],
+        question=row["question"],
+        reason=reason,
+        equipment=row["equipment"],
+        sources=json.loads(row["sources"]),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

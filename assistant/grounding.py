@@ -1,0 +1,78 @@
+"""Is an answer supported by the passages it cites? Checked before an operator sees it.
+
+Measured: asked for the CNC lathe's oil over passages about the hydraulic press, both Qwen models
+answered with the press's oil, and no prompt wording stopped it. So the answer itself is checked:
+its values must stand in the cited passages, the equipment the question names must be what the
+passages are about, and the passages must speak of what was asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from assistant.retrieval import Passage, passages_text
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
+# Words that name no equipment and no topic: they say nothing about what a passage covers.
+_GENERIC = frozenset(
+    """
+    the and for with what how does which when where who why are is can should use used using type
+    kind manual manuals procedure instructions instruction operator operating operation standard
+    guide quick maintenance daily check checks document section page please tell about need want
+    know
+    """.split()
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _WORD.findall(text.lower())} - _GENERIC
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", ".") for n in _NUMBER.findall(text)}
+
+
+def _value_context(value: str, passages: list[Passage]) -> list[str]:
+    """Where a value stands: each line holding it with two lines either side (PDF tables wrap a
+    row's cells over several lines), its passage's heading and first line (a table's header row):
+    together they say what the value is a value of."""
+    context = []
+    for passage in passages:
+        lines = passage.text.split("\n")
+        for i, line in enumerate(lines):
+            if value in _numbers(line):
+                window = "\n".join(lines[max(0, i - 2) : i + 3])
+                context.append(f"{passage.heading}\n{lines[0]}\n{window}")
+    return context
+
+
+def numbers_in(text: str) -> set[str]:
+    """The values an answer states ("95", "0.5", "2040"), citation markers left out."""
+    return _numbers(re.sub(r"\[\d+\]", " ", text))
+
+
+def unsupported_reason(question: str, answer: str, cited: list[Passage], titles: Iterable[str]) -> str | None:
+    """Why the answer is not supported by its cited passages, or None when it is."""
+    if not cited:
+        return "the answer cites no passage"
+    support = passages_text(cited)
+    answer_body = re.sub(r"\[\d+\]", " ", answer)
+    missing_numbers = numbers_in(answer) - _numbers(support) - _numbers(question)
+    if missing_numbers:
+        return f"values not in the cited passages: {', '.join(sorted(missing_numbers))}"
+    support_words = _words(support)
+    equipment = _words(question) & set().union(*(_words(t) for t in titles))
+    if equipment and not equipment & support_words:
+        return f"the cited passages are not about {', '.join(sorted(equipment))}"
+    asked = _words(question) - equipment
+    if asked and not asked & support_words:
+        return "the cited passages do not mention what was asked"
+    for value in sorted(numbers_in(answer) - _numbers(question)):
+        if asked and not any(asked & _words(line) for line in _value_context(value, cited)):
+            return f"{value} stands in the passages, but not next to what was asked"
+    answer_words = _words(answer_body)
+    if answer_words and len(answer_words & support_words) / len(answer_words) < 0.5:
+        return "most of the answer's words are not in the cited passages"
+    return None

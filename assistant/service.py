@@ -1,0 +1,38 @@
+"""Build the assistant from settings: the index, the embedding model, the retriever, the LLM.
+The CLI and the Gradio app both start here, so they answer alike."""
+
+from __future__ import annotations
+
+from assistant.answering import Assistant
+from assistant.retrieval import HybridRetriever
+from indexes.embedding import Embedder
+from indexes.errors import IndexMissingError
+from indexes.settings import Settings
+from indexes.store import IndexStore
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: str | None = None) -> HybridRetriever:
+    """The live index, refused if another embedding model built it."""
+    embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size, settings.threads)
+    store = IndexStore(settings.index_path)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise IndexMissingError(f"{settings.index_path}: no index here yet; run `shopfloor ingest PATH` first")
+    store.check_compatible(manifest, embedder.spec.fingerprint)
+    snapshot = store.load(embed_model=embedder.llama_embedding)
+    return HybridRetriever(snapshot, embedder, mode or settings.retrieval_mode)
+
+
+def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> Assistant:
+    """Everything loaded once; `use_llm=False` answers with the best passages alone."""
+    from assistant.llm import load_llm
+
+    retriever = open_retriever(settings, embedder)
+    return Assistant(
+        retriever,
+        load_llm(settings) if use_llm else None,
+        retrieve_k=settings.retrieve_k,
+        context_k=settings.context_k,
+        min_vector_score=settings.min_vector_score,
+        min_bm25_score=settings.min_bm25_score,
+    )

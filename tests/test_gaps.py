@@ -1,0 +1,98 @@
+"""The gap log: every question kept, many terminals writing at once, topics for the manager."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from assistant.answering import Answer
+from assistant.gap_migrations import MIGRATIONS
+from assistant.gaps import GapLog
+from assistant.knowledge_map import group_gaps
+from ui.cli import app
+
+
+def _answer(question: str, answered: bool = False) -> Answer:
+    reason = None if answered else "no relevant passage"
+    return Answer(question=question, answered=answered, answer="x" if answered else "Not found", reason=reason)
+
+
+def test_questions_feedback_and_gaps(tmp_path: Path) -> None:
+    log = GapLog(tmp_path / "gaps.sqlite")
+    answered = log.record(_answer("oil interval?", answered=True), "T1")
+    log.record(_answer("canteen hours?"), "T2", equipment="HP-200")
+    log.feedback(answered, helpful=False, reason="wrong interval")
+    gaps = log.open_gaps()
+    assert [(g.question, g.terminal) for g in gaps] == [("oil interval?", "T1"), ("canteen hours?", "T2")]
+    assert gaps[0].reason == "operator marked it unhelpful: wrong interval"
+    assert gaps[1].reason == "no relevant passage" and gaps[1].equipment == "HP-200"
+    figures = log.figures()
+    assert (figures.questions, figures.answered_pct, figures.thumbs_down_pct) == (2, 50.0, 50.0)
+    log.resolve([gaps[1].id])
+    assert [g.question for g in log.open_gaps()] == ["oil interval?"]
+    assert log.open_gaps(since="2999-01-01") == []
+
+
+def test_migrations_are_recorded_and_not_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.sqlite"
+    GapLog(path).close()
+    GapLog(path).close()
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [name for name, _ in MIGRATIONS]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _write_many(path: str, terminal: str, n: int) -> None:
+    log = GapLog(Path(path))
+    for i in range(n):
+        log.record(_answer(f"{terminal} question {i}"), terminal)
+    log.close()
+
+
+def test_concurrent_terminals_lose_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.sqlite"
+    GapLog(path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(str(path), f"T{i}", 60)) for i in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    log = GapLog(path)
+    assert log.count() == 360
+    assert len({g.question for g in log.open_gaps()}) == 360
+
+
+def test_similar_questions_form_one_topic(embedder, tmp_path: Path) -> None:
+    log = GapLog(tmp_path / "gaps.sqlite")
+    for question in (
+        "What is the torque for the robot gripper bolts?",
+        "robot gripper bolt torque?",
+        "How tight are the gripper bolts on the robot?",
+        "When does the canteen open?",
+        "canteen opening hours",
+    ):
+        log.record(_answer(question), "T1")
+    topics = group_gaps(log.open_gaps(), embedder)
+    assert [t.count for t in topics] == [3, 2]
+    assert "gripper" in topics[0].label and "canteen" in topics[1].label
+
+
+def test_gaps_command_exports_csv_and_json(tmp_path: Path, monkeypatch) -> None:
+    from indexes.settings import load_settings
+
+    log = GapLog(load_settings().gaps_db)
+    log.record(_answer("Where is the spare fuse for the press?"), "T7", equipment="HP-200")
+    log.close()
+    runner = CliRunner()
+    csv_out = runner.invoke(app, ["gaps", "--format", "csv"])
+    assert csv_out.exit_code == 0, csv_out.output
+    assert "Where is the spare fuse for the press?" in csv_out.output and "T7" in csv_out.output
+    json_out = runner.invoke(app, ["gaps", "--format", "json"])
+    topic = json.loads(json_out.output.strip().splitlines()[-1])
+    assert topic["count"] == 1 and topic["equipment"] == ["HP-200"]
