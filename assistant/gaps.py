@@ -131,6 +131,15 @@ class GapLog:
             open_gaps=len(self.open_gaps(since)),
         )
 
+    def daily_counts(self, since: str | None = None) -> list[tuple[str, int, int]]:
+        """(day, answered, not answered) per day, for the trend plot."""
+        rows = self._db.execute(
+            "SELECT substr(asked_at, 1, 10) AS day, SUM(answered), SUM(1 - answered) FROM questions"
+            " WHERE asked_at >= ? GROUP BY day ORDER BY day",
+            (since or "",),
+        ).fetchall()
+        return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM questions").fetchone()[0])
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 
@@ -63,3 +66,13 @@ def group_gaps(gaps: list[Gap], embedder: Embedder, threshold: float = SAME_TOPI
         central = max(indices, key=lambda i: float(vectors[i] @ centre))
         topics.append(Topic(label=gaps[central].question, gaps=[gaps[i] for i in indices]))
     return sorted(topics, key=lambda t: (-t.count, t.first_seen))
+
+
+def write_csv(topics: list[Topic], out: IO[str]) -> None:
+    """One row per open gap, with its topic: for spreadsheets and reports."""
+    writer = csv.writer(out)
+    writer.writerow(["topic", "id", "asked_at", "terminal", "equipment", "question", "reason", "sources"])
+    for topic in topics:
+        for g in topic.gaps:
+            row = [topic.label, g.id, g.asked_at, g.terminal, g.equipment or "", g.question, g.reason]
+            writer.writerow([*row, json.dumps(g.sources)])

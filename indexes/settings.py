@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     llm_context: int = Field(default=2048, ge=512, description="LLM context window in tokens.")
     llm_max_tokens: int = Field(default=160, ge=16, description="Longest answer in tokens: operators want short ones.")
     terminal_id: str = Field(default="cli", description="Recorded with every question in the gap log.")
+    manager_user: str = Field(default="manager", description="Login name of the AI manager's view.")
+    manager_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the AI manager's view; when unset, `shopfloor serve` makes a random one "
+        "and prints it once on start.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -111,7 +111,7 @@ def test_bundled_model_is_verified_and_a_mismatch_is_refused(llm_settings, tmp_p
     assert json.loads(path.with_name(path.name + ".verified.json").read_text())["sha256"] == (
         BUNDLED_MODELS["qwen2.5-coder-1.5b"].sha256
     )
-    tampered = BundledModel("tampered.gguf", BUNDLED_MODELS["qwen2.5-coder-0.5b"].part_packages[:1], "0" * 64, "llm")
+    tampered = BundledModel("tampered.gguf", BUNDLED_MODELS["qwen2.5-coder-1.5b"].part_packages[:1], "0" * 64, "llm")
     BUNDLED_MODELS["tampered"] = tampered
     try:
         with pytest.raises(ShopfloorError, match=r"tampered\.gguf: checksum mismatch"):

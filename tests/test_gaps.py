@@ -96,3 +96,25 @@ def test_gaps_command_exports_csv_and_json(tmp_path: Path, monkeypatch) -> None:
     json_out = runner.invoke(app, ["gaps", "--format", "json"])
     topic = json.loads(json_out.output.strip().splitlines()[-1])
     assert topic["count"] == 1 and topic["equipment"] == ["HP-200"]
+
+
+def test_recheck_marks_the_gaps_a_new_document_answers(ingest, settings, tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE_DOCS
+
+    ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
+    log = GapLog(settings.gaps_db)
+    log.record(_answer("What is the payload of the palletizing robot PR-9?"), "T1")
+    log.record(_answer("When does the canteen open?"), "T1")
+    log.close()
+    runner = CliRunner()
+    before = runner.invoke(app, ["gaps", "--recheck", "--no-llm"])
+    assert before.exit_code == 0, before.output
+    assert "2 open gaps" in before.output
+    robot = tmp_path / "PR-9_Palletizing_Robot.md"
+    robot.write_text(
+        "# Palletizing robot PR-9\n## Technical data\nThe PR-9 palletizing robot has a payload of 180 kg.\n"
+    )
+    ingest(robot)
+    after = runner.invoke(app, ["gaps", "--recheck", "--no-llm"])
+    assert after.exit_code == 0, after.output
+    assert "1 open gaps" in after.output and "canteen" in after.output and "PR-9" not in after.output

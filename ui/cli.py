@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -228,13 +229,14 @@ def ask(
     gap_log = GapLog(settings.gaps_db)
     try:
         for text in questions:
-            stream = not as_json and not no_llm
-            answer = assistant.ask(text, filters=filters, on_token=_print_token if stream else None)
+            streamed: list[str] = []
+            on_token = None if as_json else _printing_into(streamed)
+            answer = assistant.ask(text, filters=filters, on_token=on_token)
             gap_log.record(answer, settings.terminal_id, equipment=filters.tags.get("equipment"))
             if as_json:
                 typer.echo(json.dumps(answer.to_json()))
             else:
-                _print_answer(answer, streamed=stream)
+                _print_answer(answer, streamed=bool(streamed))
     finally:
         gap_log.close()
 
@@ -249,8 +251,14 @@ def _batch_questions(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def _print_token(token: str) -> None:
-    out.print(token, end="", markup=False, highlight=False)
+def _printing_into(streamed: list[str]) -> Callable[[str], None]:
+    """Print tokens as the model produces them, remembering that something was shown."""
+
+    def print_token(token: str) -> None:
+        streamed.append(token)
+        out.print(token, end="", markup=False, highlight=False)
+
+    return print_token
 
 
 def _print_answer(answer: Any, streamed: bool) -> None:
@@ -329,13 +337,9 @@ def _print_topics(topics: list[Any], fmt: str) -> None:
             record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
             typer.echo(json.dumps(record))
     elif fmt == "csv":
-        import csv
+        from assistant.knowledge_map import write_csv
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["topic", "id", "asked_at", "terminal", "equipment", "question", "reason"])
-        for t in topics:
-            for g in t.gaps:
-                writer.writerow([t.label, g.id, g.asked_at, g.terminal, g.equipment or "", g.question, g.reason])
+        write_csv(topics, sys.stdout)
     else:
         table = Table(title="Knowledge gaps by topic")
         for column in ("topic", "count", "examples", "first seen", "last seen", "equipment"):
@@ -386,6 +390,35 @@ def evaluate(
         f"key facts found {answers.key_facts_found:.0%}; citation precision {answers.citation_precision:.0%}; "
         f"refusal accuracy {answers.refusal_accuracy:.0%}; median latency {answers.median_latency_s:.1f} s"
     )
+
+
+@app.command()
+def serve(
+    index: IndexOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 serves the plant network (explicit).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 7860,
+) -> None:
+    """Start the web app: the operator chat at / and the AI manager's knowledge map at /manager/.
+
+    Set SHOPFLOOR_MANAGER_PASSWORD for the manager's login; without it a random one is printed.
+
+    Examples:
+      shopfloor serve
+      SHOPFLOOR_MANAGER_PASSWORD=... shopfloor serve --host 0.0.0.0 --port 8080
+    """
+    import uvicorn
+
+    from ui.server import create_app, manager_credentials
+
+    settings = _settings(index)
+    user, password, generated = manager_credentials(settings)
+    web_app = create_app(settings, password)
+    if generated:
+        err.print(f"manager login for this run: {user} / {password} (set SHOPFLOOR_MANAGER_PASSWORD to fix it)")
+    err.print(f"operator chat: http://{host}:{port}/   manager: http://{host}:{port}/manager/")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
 @bench_app.command("ingest")

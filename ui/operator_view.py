@@ -1,0 +1,184 @@
+"""The floor-terminal chat: large type and buttons, streamed answers, source chips that open the
+passage and a picture of its page, thumbs up/down, filters, a terminal id, no login."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from assistant.answering import Answer, Assistant, Turn
+from assistant.gaps import GapLog
+from assistant.retrieval import Filters
+from ui.pages import page_image
+
+CSS = """
+.gradio-container { font-size: 20px !important; }
+button { min-height: 56px !important; font-size: 20px !important; }
+textarea, input { font-size: 20px !important; }
+.safety { background: #ffe066; border-left: 8px solid #d9480f; padding: 8px 12px; font-weight: 600; }
+#sources label { font-size: 18px !important; padding: 12px 16px !important; }
+"""
+
+
+@dataclass
+class Conversation:
+    """One terminal's session: its turns, the citations on screen, the gap-log ids of its answers."""
+
+    terminal: str = "terminal"
+    turns: list[Turn] = field(default_factory=list)
+    citations: list[Any] = field(default_factory=list)
+    question_ids: dict[int, int] = field(default_factory=dict)  # chat message index -> gap-log id
+    last_down: int | None = None
+
+
+def source_label(citation: Any) -> str:
+    page = f" · page {citation.page}" if citation.page is not None else ""
+    section = f" · {citation.section}" if citation.section else ""
+    return f"[{citation.number}] {citation.file}{page}{section}"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """How an answer reads in the chat: the answer, safety notices set apart, or a plain refusal."""
+    if not answer.answered:
+        closest = "\n".join(
+            f"- {p.file}{f', page {p.page}' if p.page else ''}: {p.text[:140].replace(chr(10), ' ')}…"
+            for p in answer.contexts[:3]
+        )
+        return (
+            f"**Not found in the manuals.**\n\nClosest passages:\n{closest}"
+            if closest
+            else "**Not found in the manuals.**"
+        )
+    notices = "".join(f'\n\n<div class="safety">⚠ {w}</div>' for w in answer.warnings)
+    return f"{answer.answer}{notices}"
+
+
+def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal: str) -> gr.Blocks:
+    manifest = assistant.retriever.snapshot.manifest
+    tag_choices = sorted({f"{k}={v}" for d in manifest.documents.values() for k, v in d.tags.items()})
+    doc_choices = sorted(manifest.documents)
+
+    with gr.Blocks(title="Shopfloor Assistant", analytics_enabled=False) as view:
+        conversation = gr.State(None)  # a Conversation, made on page load (it knows the terminal id)
+        gr.Markdown("# Shopfloor Assistant\nAsk about machines, procedures and maintenance. Answers cite the manuals.")
+        with gr.Row():
+            tags = gr.Dropdown(tag_choices, multiselect=True, label="Equipment / line", scale=1)
+            docs = gr.Dropdown(doc_choices, multiselect=True, label="Document", scale=1)
+            new_chat = gr.Button("New conversation", variant="secondary", scale=0)
+        chat = gr.Chatbot(label="Conversation", height=420, feedback_options=("Like", "Dislike"))
+        with gr.Row():
+            question = gr.Textbox(placeholder="Type your question…", show_label=False, scale=4, autofocus=True)
+            ask = gr.Button("Ask", variant="primary", scale=1)
+        with gr.Row(visible=False) as reason_row:
+            reason = gr.Textbox(placeholder="What was wrong? (optional)", show_label=False, scale=4)
+            send_reason = gr.Button("Send", scale=1)
+        sources = gr.Radio([], label="Sources — tap one to open it", elem_id="sources")
+        with gr.Row():
+            passage = gr.Markdown()
+            picture = gr.Image(label="Page", visible=False, interactive=False, height=560)
+        gr.Examples(example_questions(assistant), inputs=question, label="Try asking")
+
+        def start(request: gr.Request) -> Conversation:
+            return Conversation(terminal=request.query_params.get("terminal") or default_terminal)
+
+        def respond(
+            text: str, history: list[dict[str, Any]], state: Conversation, tag_values: list[str], doc_ids: list[str]
+        ):
+            text = (text or "").strip()
+            if not text:
+                yield history, state, gr.update(), ""
+                return
+            history = [*history, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
+            yield history, state, gr.update(choices=[], value=None), ""
+            filters = Filters(doc_ids=set(doc_ids or []), tags=dict(t.split("=", 1) for t in tag_values or []))
+            for partial in _stream(assistant, text, state.turns, filters):
+                if isinstance(partial, str):
+                    history[-1] = {"role": "assistant", "content": partial}
+                    yield history, state, gr.update(), ""
+                    continue
+                answer = partial
+                equipment = filters.tags.get("equipment")
+                state.question_ids[len(history) - 1] = gap_log.record(answer, state.terminal, equipment=equipment)
+                state.turns.append(Turn(text, answer.answer))
+                state.citations = answer.citations
+                history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
+                labels = [source_label(c) for c in answer.citations] if answer.answered else []
+                yield history, state, gr.update(choices=labels, value=None), ""
+
+        def open_source(label: str | None, state: Conversation | None):
+            citation = next((c for c in (state.citations if state else []) if source_label(c) == label), None)
+            if citation is None:
+                return "", gr.update(visible=False, value=None)
+            shown = f"**{source_label(citation)}**\n\n" + citation.text.replace("\n", "  \n")
+            image = page_image(manifest, citation.doc_id, citation.page, citation.text) if citation.page else None
+            return shown, gr.update(visible=image is not None, value=image)
+
+        def feedback(state: Conversation | None, data: gr.LikeData):
+            if state is None:
+                return state, gr.update(visible=False)
+            question_id = state.question_ids.get(data.index if isinstance(data.index, int) else data.index[0])
+            if question_id is None:
+                return state, gr.update(visible=False)
+            gap_log.feedback(question_id, helpful=bool(data.liked))
+            state.last_down = None if data.liked else question_id
+            return state, gr.update(visible=not data.liked)
+
+        def give_reason(text: str, state: Conversation | None):
+            if state is not None and state.last_down is not None and text.strip():
+                gap_log.feedback(state.last_down, helpful=False, reason=text.strip()[:200])
+            return "", gr.update(visible=False)
+
+        def clear() -> tuple[list[Any], None, Any, str, Any]:
+            return [], None, gr.update(choices=[], value=None), "", gr.update(visible=False, value=None)
+
+        view.load(start, outputs=conversation)
+        inputs = [question, chat, conversation, tags, docs]
+        outputs = [chat, conversation, sources, question]
+        ask.click(respond, inputs, outputs, concurrency_limit=1, concurrency_id="llm")
+        question.submit(respond, inputs, outputs, concurrency_limit=1, concurrency_id="llm")
+        sources.change(open_source, [sources, conversation], [passage, picture])
+        chat.like(feedback, [conversation], [conversation, reason_row])
+        send_reason.click(give_reason, [reason, conversation], [reason, reason_row])
+        new_chat.click(clear, outputs=[chat, conversation, sources, passage, picture]).then(start, outputs=conversation)
+    return view
+
+
+def _stream(assistant: Assistant, text: str, turns: list[Turn], filters: Filters):
+    """Yield the growing draft as tokens arrive, then the final Answer (checked, cited)."""
+    tokens: queue.Queue[str | None] = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["answer"] = assistant.ask(text, history=turns, filters=filters or None, on_token=tokens.put)
+        except Exception as exc:  # shown to the operator as a plain message, logged by gradio
+            result["error"] = exc
+        finally:
+            tokens.put(None)
+
+    threading.Thread(target=work, name="answer", daemon=True).start()
+    draft = ""
+    while (token := tokens.get()) is not None:
+        draft += token
+        yield draft
+    if "error" in result:
+        raise gr.Error(f"The assistant failed: {result['error']}")
+    yield result["answer"]
+
+
+def example_questions(assistant: Assistant, limit: int = 4) -> list[str]:
+    """Questions drawn from the indexed documents' section headings."""
+    examples = []
+    for record in assistant.retriever.snapshot.manifest.documents.values():
+        nodes = assistant.retriever.snapshot.nodes(record.chunk_ids[:6])
+        sections = [n.metadata.get("section", "") for n in nodes if n.metadata.get("section")]
+        if sections:
+            topic = sections[min(2, len(sections) - 1)].split(" > ")[-1].lstrip("0123456789. ")
+            examples.append(f"{topic} — {record.title.split(' - ')[0]}?")
+        if len(examples) == limit:
+            break
+    return examples
