@@ -12,6 +12,7 @@ similarity .687/.917/.777 (stable for vector weights 0.25 to 1.5). The last one 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ _STOPWORDS = frozenset(
     """.split()
 )
 MODES = ("hybrid", "bm25", "vector")
+# bm25s logs every index build at DEBUG, which floods any verbose log of ours.
+logging.getLogger("bm25s").setLevel(logging.INFO)
 
 
 def tokenize(text: str, stem: Any) -> list[str]:

@@ -52,7 +52,6 @@ def _global(
     _verbose = verbose
     level = logging.INFO if verbose else getattr(logging, load_settings().log_level.upper(), logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
-    logging.getLogger("bm25s").setLevel(max(level, logging.INFO))  # it logs every index build at DEBUG
 
 
 def _settings(index: Path | None) -> Settings:

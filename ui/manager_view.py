@@ -28,9 +28,12 @@ def build_manager_view(
             recheck_button = gr.Button("Re-check open gaps against the index", scale=1)
             export = gr.DownloadButton("Export CSV", scale=1)
         figures = gr.Markdown()
-        trend = gr.LinePlot(x="day", y="questions", color="status", label="Questions per day", height=260)
+        trend = gr.BarPlot(x="day", y="questions", color="status", label="Questions per day", height=260)
         topics_table = gr.Dataframe(
-            headers=["topic", "count", "equipment", "examples", "first seen", "last seen"], interactive=False, wrap=True
+            headers=["topic", "count", "equipment", "examples", "first seen", "last seen"],
+            column_widths=["28%", "7%", "11%", "30%", "12%", "12%"],
+            interactive=False,
+            wrap=True,
         )
         with gr.Row():
             topic_pick = gr.Dropdown([], label="Topic", scale=3)

@@ -21,6 +21,7 @@ button { min-height: 56px !important; font-size: 20px !important; }
 textarea, input { font-size: 20px !important; }
 .safety { background: #ffe066; border-left: 8px solid #d9480f; padding: 8px 12px; font-weight: 600; }
 #sources label { font-size: 18px !important; padding: 12px 16px !important; }
+#chat .message, #chat .message * { font-size: 20px !important; line-height: 1.45 !important; }
 """
 
 
@@ -69,7 +70,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             tags = gr.Dropdown(tag_choices, multiselect=True, label="Equipment / line", scale=1)
             docs = gr.Dropdown(doc_choices, multiselect=True, label="Document", scale=1)
             new_chat = gr.Button("New conversation", variant="secondary", scale=0)
-        chat = gr.Chatbot(label="Conversation", height=420, feedback_options=("Like", "Dislike"))
+        chat = gr.Chatbot(label="Conversation", height=420, feedback_options=("Like", "Dislike"), elem_id="chat")
         with gr.Row():
             question = gr.Textbox(placeholder="Type your question…", show_label=False, scale=4, autofocus=True)
             ask = gr.Button("Ask", variant="primary", scale=1)
@@ -178,7 +179,7 @@ def example_questions(assistant: Assistant, limit: int = 4) -> list[str]:
         sections = [n.metadata.get("section", "") for n in nodes if n.metadata.get("section")]
         if sections:
             topic = sections[min(2, len(sections) - 1)].split(" > ")[-1].lstrip("0123456789. ")
-            examples.append(f"{topic} — {record.title.split(' - ')[0]}?")
+            examples.append(f"What does the {record.title.split(' - ')[0]} manual say about {topic.lower()}?")
         if len(examples) == limit:
             break
     return examples

@@ -21,7 +21,7 @@ def page_image(manifest: Manifest, doc_id: str, page: int, passage: str) -> Any 
     if record is None or not record.source.lower().endswith(".pdf") or not 1 <= page <= record.pages:
         return None
     import pypdfium2
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
     try:
         document = pypdfium2.PdfDocument(record.source)
@@ -46,7 +46,7 @@ def page_image(manifest: Manifest, doc_id: str, page: int, passage: str) -> Any 
                     ],
                     fill=(255, 220, 0),
                 )
-            image = type(image).blend(image, overlay, 0.35)
+            image = Image.blend(image, overlay, 0.35)
         return image
     finally:
         document.close()

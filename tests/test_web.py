@@ -1,0 +1,141 @@
+"""The web app as operators and the manager use it: HTTP security probes and a real browser
+(Debian's Chromium driven by Playwright; never `playwright install`, which downloads browsers)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant.gaps import GapLog
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "floor-test-pw"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def server(llm_settings, embedder):
+    """The real app (LLM, index, gap log) on a free loopback port."""
+    import uvicorn
+
+    from ui.server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = llm_settings.model_copy(update={"manager_user": "manager"})
+    web = uvicorn.Server(
+        uvicorn.Config(create_app(settings, PASSWORD), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not web.started and time.monotonic() < deadline:
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", settings
+    web.should_exit = True
+    thread.join(timeout=30)
+
+
+def _status(url: str, method: str = "GET") -> int:
+    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_manager_routes_refuse_without_credentials(server) -> None:
+    base, settings = server
+    rows_before = GapLog(settings.gaps_db).count()
+    for path in ("/manager/config", "/manager/gradio_api/info", "/manager/gradio_api/upload"):
+        assert _status(base + path, "POST" if path.endswith("upload") else "GET") == 401, path
+    assert _status(base + "/manager/gradio_api/queue/join", "POST") in (401, 403, 405, 422)
+    login_page = urllib.request.urlopen(base + "/manager/", timeout=30).read().decode()
+    for secret in ("run_recheck", "mark_resolved", "drill", "canteen"):
+        assert secret not in login_page
+    assert GapLog(settings.gaps_db).count() == rows_before, "nothing changed"
+
+
+def test_files_are_served_only_from_the_indexed_documents(server) -> None:
+    base, settings = server
+    pdf = settings.index_path  # any real path on this machine
+    for target in ("/etc/passwd", "../../etc/passwd", str(pdf), str(ROOT / "pyproject.toml")):
+        assert _status(f"{base}/gradio_api/file={target}") in (403, 404), target
+
+
+def test_serve_binds_to_loopback_unless_told_otherwise() -> None:
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    help_text = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "127.0.0.1" in help_text
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_it(server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, settings = server
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}/?terminal=T-E2E")
+        page.get_by_placeholder("Type your question…").fill(
+            "What system pressure do I set at start-up of the HP-200 press?"
+        )
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.get_by_text("180 bar").first.wait_for(timeout=180_000)
+        assert page.locator(".safety").first.inner_text().startswith("⚠ WARNING: Hydraulic oil under pressure")
+        chip = page.locator("#sources label").first
+        assert "HP-200_Hydraulic_Press_SOP.pdf · page 2" in chip.inner_text()
+        chip.click()
+        page.locator("img[src*='gradio_api/file']").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(docs / "operator_view.png"), full_page=True)
+        page.get_by_label("Dislike").first.click()
+        page.get_by_placeholder("What was wrong? (optional)").fill("also need the warm-up time")
+        page.get_by_role("button", name="Send").click()
+        page.get_by_placeholder("What was wrong? (optional)").wait_for(state="hidden", timeout=30_000)
+
+        manager = browser.new_page(viewport={"width": 1280, "height": 800})
+        manager.goto(f"{base}/manager")
+        manager.locator("input[type=text]").fill("manager")
+        manager.locator("input[type=password]").fill("not-the-password")
+        manager.get_by_role("button", name="Login").click()
+        manager.get_by_text("Incorrect").first.wait_for(timeout=30_000)
+        manager.locator("input[type=text]").fill("manager")
+        manager.locator("input[type=password]").fill(PASSWORD)
+        manager.get_by_role("button", name="Login").click()
+        manager.get_by_role("heading", name="Knowledge map").wait_for(timeout=60_000)
+        manager.get_by_text("What system pressure do I set at start-up").filter(visible=True).first.wait_for(
+            timeout=60_000
+        )
+        manager.screenshot(path=str(docs / "manager_view.png"), full_page=True)
+        browser.close()
+    gaps = GapLog(settings.gaps_db).open_gaps()
+    downvoted = [g for g in gaps if g.terminal == "T-E2E"]
+    assert downvoted and downvoted[0].reason == "operator marked it unhelpful: also need the warm-up time"
+    assert shutil.disk_usage(docs).free > 0
