@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -77,6 +78,15 @@ def test_manager_routes_refuse_without_credentials(server) -> None:
     assert GapLog(settings.gaps_db).count() == rows_before, "nothing changed"
 
 
+def test_the_operator_app_cannot_call_manager_functions(server) -> None:
+    base, settings = server
+    rows_before = GapLog(settings.gaps_db).count()
+    for name in ("run_recheck", "mark_resolved", "load", "drill"):
+        assert _status(f"{base}/gradio_api/run/{name}", "POST") == 404
+        assert _status(f"{base}/gradio_api/call/v2/{name}", "POST") == 404
+    assert GapLog(settings.gaps_db).count() == rows_before
+
+
 def test_files_are_served_only_from_the_indexed_documents(server) -> None:
     base, settings = server
     pdf = settings.index_path  # any real path on this machine
@@ -139,3 +149,34 @@ def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_i
     downvoted = [g for g in gaps if g.terminal == "T-E2E"]
     assert downvoted and downvoted[0].reason == "operator marked it unhelpful: also need the warm-up time"
     assert shutil.disk_usage(docs).free > 0
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_two_terminals_asking_at_once_both_get_their_answer(server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, settings = server
+    asked = {
+        "T-A": ("What torque for the ram guide bolts?", "95 Nm"),
+        "T-B": ("How long is the spindle warm-up on the CL-400 lathe?", "10 minutes"),
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = {}
+        for terminal, (question, _) in asked.items():
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/?terminal={terminal}")
+            page.get_by_placeholder("Type your question…").fill(question)
+            pages[terminal] = page
+        for page in pages.values():  # both asked before either answer arrives: one waits in the queue
+            page.get_by_role("button", name="Ask", exact=True).click()
+        for terminal, (_, expected) in asked.items():
+            pages[terminal].get_by_text(expected).first.wait_for(timeout=240_000)
+            pages[terminal].locator("#sources label").first.wait_for(timeout=60_000)  # the final answer
+        browser.close()
+    db = sqlite3.connect(settings.gaps_db)  # read the log file itself, as another tool would
+    rows = db.execute("SELECT terminal, question, answered FROM questions WHERE terminal IN ('T-A', 'T-B')")
+    assert sorted((r[0], r[1], r[2]) for r in rows) == [
+        ("T-A", asked["T-A"][0], 1),
+        ("T-B", asked["T-B"][0], 1),
+    ]

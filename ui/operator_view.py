@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
     doc_choices = sorted(manifest.documents)
 
     with gr.Blocks(title="Shopfloor Assistant", analytics_enabled=False) as view:
-        conversation = gr.State(None)  # a Conversation, made on page load (it knows the terminal id)
+        conversation = gr.State(None)  # a Conversation, made with the first question
         gr.Markdown("# Shopfloor Assistant\nAsk about machines, procedures and maintenance. Answers cite the manuals.")
         with gr.Row():
             tags = gr.Dropdown(tag_choices, multiselect=True, label="Equipment / line", scale=1)
@@ -83,12 +84,16 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             picture = gr.Image(label="Page", visible=False, interactive=False, height=560)
         gr.Examples(example_questions(assistant), inputs=question, label="Try asking")
 
-        def start(request: gr.Request) -> Conversation:
-            return Conversation(terminal=request.query_params.get("terminal") or default_terminal)
-
         def respond(
-            text: str, history: list[dict[str, Any]], state: Conversation, tag_values: list[str], doc_ids: list[str]
+            text: str,
+            history: list[dict[str, Any]],
+            state: Conversation | None,
+            tag_values: list[str],
+            doc_ids: list[str],
+            request: gr.Request,
         ):
+            # The terminal id comes with each question (?terminal=T7), so no page-load event can race it.
+            state = state or Conversation(terminal=request.query_params.get("terminal") or default_terminal)
             text = (text or "").strip()
             if not text:
                 yield history, state, gr.update(), ""
@@ -96,14 +101,19 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             history = [*history, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
             yield history, state, gr.update(choices=[], value=None), ""
             filters = Filters(doc_ids=set(doc_ids or []), tags=dict(t.split("=", 1) for t in tag_values or []))
-            for partial in _stream(assistant, text, state.turns, filters):
+            equipment = filters.tags.get("equipment")
+            terminal = state.terminal
+
+            def log_answer(answer: Answer) -> int:
+                return gap_log.record(answer, terminal, equipment=equipment)
+
+            for partial in _stream(assistant, text, state.turns, filters, log_answer):
                 if isinstance(partial, str):
                     history[-1] = {"role": "assistant", "content": partial}
                     yield history, state, gr.update(), ""
                     continue
-                answer = partial
-                equipment = filters.tags.get("equipment")
-                state.question_ids[len(history) - 1] = gap_log.record(answer, state.terminal, equipment=equipment)
+                answer, question_id = partial
+                state.question_ids[len(history) - 1] = question_id
                 state.turns.append(Turn(text, answer.answer))
                 state.citations = answer.citations
                 history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -136,7 +146,6 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
         def clear() -> tuple[list[Any], None, Any, str, Any]:
             return [], None, gr.update(choices=[], value=None), "", gr.update(visible=False, value=None)
 
-        view.load(start, outputs=conversation)
         inputs = [question, chat, conversation, tags, docs]
         outputs = [chat, conversation, sources, question]
         ask.click(respond, inputs, outputs, concurrency_limit=1, concurrency_id="llm")
@@ -144,19 +153,23 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
         sources.change(open_source, [sources, conversation], [passage, picture])
         chat.like(feedback, [conversation], [conversation, reason_row])
         send_reason.click(give_reason, [reason, conversation], [reason, reason_row])
-        new_chat.click(clear, outputs=[chat, conversation, sources, passage, picture]).then(start, outputs=conversation)
+        new_chat.click(clear, outputs=[chat, conversation, sources, passage, picture])
     return view
 
 
-def _stream(assistant: Assistant, text: str, turns: list[Turn], filters: Filters):
-    """Yield the growing draft as tokens arrive, then the final Answer (checked, cited)."""
+def _stream(
+    assistant: Assistant, text: str, turns: list[Turn], filters: Filters, log_answer: Callable[[Answer], int]
+) -> Iterator[str | tuple[Answer, int]]:
+    """Yield the growing draft as tokens arrive, then (the final checked Answer, its gap-log id).
+    The answer is logged by the worker itself: a terminal that leaves mid-answer loses no row."""
     tokens: queue.Queue[str | None] = queue.Queue()
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            result["answer"] = assistant.ask(text, history=turns, filters=filters or None, on_token=tokens.put)
-        except Exception as exc:  # shown to the operator as a plain message, logged by gradio
+            answer = assistant.ask(text, history=turns, filters=filters or None, on_token=tokens.put)
+            result["answer"] = (answer, log_answer(answer))
+        except Exception as exc:  # shown to the operator as a plain message
             result["error"] = exc
         finally:
             tokens.put(None)

@@ -51,4 +51,21 @@ def create_app(settings: Settings, manager_password: str) -> Any:
         app, manager, path="/manager", auth=(settings.manager_user, manager_password), footer_links=[], css=CSS
     )
     operator = build_operator_view(assistant, gap_log, settings.terminal_id)
+    _unknown_endpoints_are_404(app, {fn.api_name for fn in operator.fns.values() if fn.api_name})
     return gr.mount_gradio_app(app, operator, path="", footer_links=[], css=CSS)
+
+
+def _unknown_endpoints_are_404(app: Any, known: set[str]) -> None:
+    """Gradio answers a call to an endpoint the operator app does not have (a manager function,
+    say) with a 500; answer a clean 404 instead."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    @app.middleware("http")
+    async def refuse_unknown(request: Request, call_next: Any) -> Any:
+        parts = [p for p in request.url.path.split("/") if p]
+        if len(parts) >= 3 and parts[0] == "gradio_api" and parts[1] in ("run", "call"):
+            name = parts[3] if parts[2] == "v2" and len(parts) > 3 else parts[2]
+            if name not in known:
+                return JSONResponse({"error": f"no endpoint named {name!r}"}, status_code=404)
+        return await call_next(request)
