@@ -155,3 +155,36 @@ def test_eval_command_reports_the_three_retrieval_modes(sample_index: Path) -> N
     for mode in ("hybrid (shipped)", "bm25", "vector"):
         assert mode in result.output
     assert SAMPLE_DOCS.is_dir()
+
+
+def test_an_openai_compatible_server_can_answer_instead(llm_settings, embedder) -> None:
+    """A plant can move the LLM to a shared server: here llama.cpp's own OpenAI-compatible one."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "chatml"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        settings = llm_settings.model_copy(update={"llm_url": f"http://127.0.0.1:{port}/v1"})
+        answer = open_assistant(settings, embedder=embedder).ask("What torque for the ram guide bolts?")
+        assert answer.answered, answer.reason
+        assert "95 Nm" in answer.answer
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
