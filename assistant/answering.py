@@ -104,8 +104,11 @@ class Assistant:
         context_k: int = 3,
         min_vector_score: float = 0.25,
         min_bm25_score: float = 2.0,
+        newer_retriever: Callable[[HybridRetriever], HybridRetriever | None] | None = None,
     ) -> None:
         self.retriever = retriever
+        self._newer_retriever = newer_retriever
+        self._swap_lock = threading.Lock()
         self.llm = llm
         self.retrieve_k = retrieve_k
         self.context_k = context_k
@@ -123,6 +126,7 @@ class Assistant:
         use_llm: bool = True,
     ) -> Answer:
         started = time.perf_counter()
+        self._follow_index()
         question_for_model = self.retriever.correct_typos(question)
         query = retrieval_query(question_for_model, history)
         passages = self.retriever.retrieve(query, k=max(self.retrieve_k, self.context_k), filters=filters)
@@ -135,6 +139,16 @@ class Assistant:
             self._generate(answer, question_for_model, query, passages[: self.context_k], history, on_token)
         answer.latency_s = time.perf_counter() - started
         return answer
+
+    def _follow_index(self) -> None:
+        """Answer from the live index version: an ingest while the app runs is seen by the next question."""
+        if self._newer_retriever is None:
+            return
+        with self._swap_lock:
+            fresh = self._newer_retriever(self.retriever)
+            if fresh is not None:
+                self.retriever = fresh
+                self._titles = {str(d.title) for d in fresh.snapshot.manifest.documents.values()}
 
     def _relevant(self, passages: list[Passage]) -> bool:
         """Fused scores are relative (BM25 is scaled by its best hit), so the gate uses absolute ones."""

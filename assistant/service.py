@@ -28,6 +28,14 @@ def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedd
     from assistant.llm import load_llm
 
     retriever = open_retriever(settings, embedder)
+    store = IndexStore(settings.index_path)
+
+    def newer_retriever(current: HybridRetriever) -> HybridRetriever | None:
+        live = store.current_version
+        if live is None or live == current.snapshot.version:
+            return None
+        return open_retriever(settings, current.embedder, current.mode)
+
     return Assistant(
         retriever,
         load_llm(settings) if use_llm else None,
@@ -35,4 +43,5 @@ def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedd
         context_k=settings.context_k,
         min_vector_score=settings.min_vector_score,
         min_bm25_score=settings.min_bm25_score,
+        newer_retriever=newer_retriever,
     )

@@ -161,3 +161,17 @@ def test_an_index_built_by_another_model_is_refused(ingest, settings, tmp_path: 
     changed = settings.model_copy(update={"embed_model": str(other)})
     with pytest.raises(IncompatibleIndexError, match="built with embedding model all-MiniLM-L6-v2"):
         IngestRun(changed, IndexStore(settings.index_path)).run([SAMPLE_DOCS / "W3_Welding_Cell_Quick_Guide.html"])
+
+
+def test_a_running_assistant_answers_from_a_newly_ingested_revision(ingest, settings, embedder, tmp_path: Path) -> None:
+    from assistant.service import open_assistant
+
+    sop = tmp_path / "SOP-17_Bandsaw.md"
+    sop.write_text("# Bandsaw BS-9\n## Blade tension\nSet the blade tension to 150 bar on the gauge.\n")
+    ingest(sop)
+    assistant = open_assistant(settings, use_llm=False, embedder=embedder)
+    assert "150 bar" in assistant.ask("bandsaw blade tension").answer
+    sop.write_text("# Bandsaw BS-9\n## Blade tension\nSet the blade tension to 175 bar on the gauge.\n")
+    ingest(sop)
+    answer = assistant.ask("bandsaw blade tension")
+    assert "175 bar" in answer.answer and "150 bar" not in answer.answer
