@@ -75,16 +75,6 @@ def bundled_model_path(key: str, cache_dir: Path) -> Path:
     return target
 
 
-def verify_file(path: Path, sha256: str) -> None:
-    """Hash the whole file; a mismatch is a ShopfloorError naming both digests."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
-        raise ShopfloorError(f"{path}: checksum mismatch (expected {sha256}, got {digest.hexdigest()})")
-
-
 def _part_files(model: BundledModel) -> list[Path]:
     parts: list[Path] = []
     for package in model.part_packages:

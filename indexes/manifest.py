@@ -50,10 +50,6 @@ class Manifest:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
-    @property
-    def chunk_count(self) -> int:
-        return sum(d.chunks for d in self.documents.values())
-
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 

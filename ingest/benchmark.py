@@ -11,7 +11,7 @@ from pathlib import Path
 
 from indexes.settings import Settings
 from indexes.store import IndexStore
-from ingest.pipeline import IngestReport, IngestRun, _embed_text
+from ingest.pipeline import IngestReport, IngestRun, embed_text
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run_ingest_benchmark(paths: list[Path], settings: Settings) -> IngestBenchma
         store = IndexStore(bench_settings.index_path)
         run = IngestRun(bench_settings, store)
         report = run.run(paths, tags={})
-        texts = [_embed_text(n) for n in store.load().index.docstore.docs.values()]  # type: ignore[arg-type]
+        texts = [embed_text(n) for n in store.load().index.docstore.docs.values()]  # type: ignore[arg-type]
         started = time.perf_counter()
         for i in range(0, len(texts), settings.embed_batch_size):
             run.embedder.embed_texts(texts[i : i + settings.embed_batch_size])

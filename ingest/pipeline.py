@@ -339,7 +339,7 @@ class IngestRun:
         for start in range(0, len(missing), batch):
             ids = missing[start : start + batch]
             began = time.perf_counter()
-            rows = self.embedder.embed_texts([_embed_text(nodes[i]) for i in ids])
+            rows = self.embedder.embed_texts([embed_text(nodes[i]) for i in ids])
             report.timings["embed"] += time.perf_counter() - began
             for i, row in zip(ids, rows, strict=True):
                 vectors[i] = row
@@ -348,7 +348,8 @@ class IngestRun:
         return np.vstack([v for v in vectors if v is not None]).astype(np.float32)
 
 
-def _embed_text(node: TextNode) -> str:
+def embed_text(node: TextNode) -> str:
+    """Exactly what the model embeds for a chunk: its heading line, then its text."""
     from llama_index.core.schema import MetadataMode
 
     return node.get_content(metadata_mode=MetadataMode.EMBED)
@@ -379,8 +380,7 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
         excluded_llm_metadata_keys=[k for k in metadata if k != "heading"] + ["content_hash"],
     )
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=source.doc_id)
-    embed_text = _embed_text(node)
-    content_hash = hashlib.sha256(embed_text.encode()).hexdigest()[:32]
+    content_hash = hashlib.sha256(embed_text(node).encode()).hexdigest()[:32]
     node.metadata["content_hash"] = content_hash
     node.id_ = f"{source.doc_id}#{ordinal}:{content_hash[:12]}"
     return node
