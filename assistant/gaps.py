@@ -1,13 +1,16 @@
 """The knowledge-gap log: every question asked, and which ones the manuals could not answer.
 
-SQLite in WAL mode with a generous busy timeout: many floor terminals write at once, readers never
-block writers, and a row is never lost to a momentary lock.
+SQLite in WAL mode with a generous busy timeout: many processes write at once, readers never block
+writers, and a row is never lost to a momentary lock. Within one process (the web app's many
+handler threads) the one connection is used by one thread at a time: interleaved transactions on
+a shared connection fail ("cannot start a transaction within a transaction").
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,19 +66,26 @@ class GapLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = connect(path)
+        self._lock = threading.RLock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def record(self, answer: Answer, terminal: str, equipment: str | None = None) -> int:
         """Log one question and what was answered; returns its id (for feedback)."""
@@ -107,11 +117,11 @@ class GapLog:
             )
 
     def open_gaps(self, since: str | None = None) -> list[Gap]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT * FROM questions WHERE (answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
             " AND asked_at >= ? ORDER BY asked_at",
             (since or "",),
-        ).fetchall()
+        )
         return [_gap(row) for row in rows]
 
     def resolve(self, question_ids: list[int]) -> None:
@@ -119,9 +129,7 @@ class GapLog:
             db.executemany("UPDATE questions SET resolved_at = ? WHERE id = ?", [(_now(), i) for i in question_ids])
 
     def figures(self, since: str | None = None) -> Figures:
-        rows = self._db.execute(
-            "SELECT answered, feedback, latency_s FROM questions WHERE asked_at >= ?", (since or "",)
-        ).fetchall()
+        rows = self._read("SELECT answered, feedback, latency_s FROM questions WHERE asked_at >= ?", (since or "",))
         n = len(rows)
         return Figures(
             questions=n,
@@ -133,15 +141,15 @@ class GapLog:
 
     def daily_counts(self, since: str | None = None) -> list[tuple[str, int, int]]:
         """(day, answered, not answered) per day, for the trend plot."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT substr(asked_at, 1, 10) AS day, SUM(answered), SUM(1 - answered) FROM questions"
             " WHERE asked_at >= ? GROUP BY day ORDER BY day",
             (since or "",),
-        ).fetchall()
+        )
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+        return int(self._read("SELECT COUNT(*) FROM questions")[0][0])
 
 
 def _gap(row: sqlite3.Row) -> Gap:

@@ -118,3 +118,26 @@ def test_recheck_marks_the_gaps_a_new_document_answers(ingest, settings, tmp_pat
     after = runner.invoke(app, ["gaps", "--recheck", "--no-llm"])
     assert after.exit_code == 0, after.output
     assert "1 open gaps" in after.output and "canteen" in after.output and "PR-9" not in after.output
+
+
+def test_threads_sharing_one_log_lose_no_row(tmp_path: Path) -> None:
+    """The web app's handler threads share one GapLog: questions and feedback at the same time."""
+    import threading
+
+    log = GapLog(tmp_path / "gaps.sqlite")
+    errors: list[Exception] = []
+
+    def terminal(name: str) -> None:
+        for i in range(100):
+            try:
+                log.feedback(log.record(_answer(f"{name} question {i}"), name), helpful=False)
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=terminal, args=(f"T{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert log.count() == 400 and len(log.open_gaps()) == 400
