@@ -121,6 +121,14 @@ def discover(paths: Iterable[Path]) -> tuple[list[Source], list[Outcome]]:
             missing.append(Outcome(str(given), "skipped", reason=f"{given}: no such file or folder"))
             continue
         for source in found:
+            taken = sources.get(source.doc_id)
+            if taken is not None and taken.path.resolve() != source.path.resolve():
+                reason = (
+                    f"{source.path}: same document id '{source.doc_id}' as {taken.path}; "
+                    "ingest their common folder so each keeps its own id"
+                )
+                missing.append(Outcome(source.doc_id, "skipped", reason=reason))
+                continue
             sources[source.doc_id] = source
     return list(sources.values()), missing
 

@@ -175,3 +175,16 @@ def test_a_running_assistant_answers_from_a_newly_ingested_revision(ingest, sett
     ingest(sop)
     answer = assistant.ask("bandsaw blade tension")
     assert "175 bar" in answer.answer and "150 bar" not in answer.answer
+
+
+def test_two_files_with_the_same_id_are_not_silently_merged(ingest, settings, tmp_path: Path) -> None:
+    first = copy_samples(tmp_path / "press", "AC-75_Air_Compressor_Maintenance.md")
+    second = tmp_path / "other" / "AC-75_Air_Compressor_Maintenance.md"
+    second.parent.mkdir()
+    second.write_text("# Another compressor\nWorking pressure 6 bar.\n")
+    report = ingest(first / "AC-75_Air_Compressor_Maintenance.md", second)
+    assert report.count("ingested") == 1
+    assert [o.reason for o in report.skipped] == [
+        f"{second}: same document id 'AC-75_Air_Compressor_Maintenance.md' as "
+        f"{first / 'AC-75_Air_Compressor_Maintenance.md'}; ingest their common folder so each keeps its own id"
+    ]
