@@ -13,12 +13,12 @@ from indexes.store import IndexStore
 
 def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: str | None = None) -> HybridRetriever:
     """The live index, refused if another embedding model built it."""
-    embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size, settings.threads)
+    embedder = embedder or Embedder.from_settings(settings)
     store = IndexStore(settings.index_path)
     manifest = store.read_manifest()
     if manifest is None:
         raise IndexMissingError(f"{settings.index_path}: no index here yet; run `shopfloor ingest PATH` first")
-    store.check_compatible(manifest, embedder.spec.fingerprint)
+    store.check_compatible(manifest, embedder.space, embedder.backend)
     snapshot = store.load(embed_model=embedder.llama_embedding)
     return HybridRetriever(snapshot, embedder, mode or settings.retrieval_mode)
 

@@ -14,14 +14,18 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexes.encoders import BACKENDS, STOCK, Encoder, open_encoder
 from indexes.errors import ShopfloorError
 
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
+
+    from indexes.calibration import Calibration
+    from indexes.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,31 +90,95 @@ class TokenCounter:
 
 
 class Embedder:
-    """Sentence-transformers model, loaded once, offline, returning normalised float32 rows."""
+    """The embedding model, loaded once, offline, with the backend `embed_backend` names
+    (`auto`: the fastest one calibrated on this machine that keeps the vectors)."""
 
-    def __init__(self, model_path: str | Path, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        batch_size: int = 32,
+        threads: int | None = None,
+        backend: str = "auto",
+        cache_dir: Path | None = None,
+    ) -> None:
         self.model_path = Path(model_path)
         self.spec = EmbeddingSpec.from_model_path(self.model_path)
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
+        self.requested_backend = backend
+        self.cache_dir = cache_dir or default_cache_dir()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.embed_model,
+            settings.embed_batch_size,
+            settings.threads,
+            settings.embed_backend,
+            settings.cache_dir,
+        )
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        """This machine's trials for this model: read from the cache, or measured now (once)."""
+        from indexes.calibration import CalibrationCache, machine_key, run_trials
+
+        cache = CalibrationCache(self.cache_dir)
+        calibration = cache.get(machine_key(self.threads), self.spec.fingerprint)
+        wanted = list(BACKENDS) if self.requested_backend == "auto" else [STOCK, self.requested_backend]
+        missing = [b for b in wanted if b not in calibration.trials]
+        if missing:
+            log.warning("calibrating embedding backends on this machine (once): %s", ", ".join(missing))
+            args = (self.model_path, self.spec.max_tokens, self.threads, self.batch_size, self.cache_dir)
+            calibration.trials.update(run_trials(missing, *args))
+            cache.put(calibration)
+        return calibration
+
+    @cached_property
+    def backend(self) -> str:
+        """The backend in use; an explicitly named one is used even if calibration rejected it."""
+        if self.requested_backend == STOCK:
+            return STOCK
+        if self.requested_backend == "auto":
+            return self.calibration.chosen
+        if self.requested_backend not in BACKENDS:
+            raise ShopfloorError(
+                f"unknown embed_backend {self.requested_backend!r}; choose auto or one of {', '.join(BACKENDS)}"
+            )
+        return self.requested_backend
+
+    @property
+    def space(self) -> str:
+        """Identity of the vector space this embedder writes, recorded in the manifest.
+
+        Backends that keep fp32's nearest neighbours share the model's space, so an index built on
+        one machine serves terminals running another; any other backend has a space of its own
+        and is never mixed with it."""
+        if self.backend == STOCK or self.calibration.trials[self.backend].keeps_vectors:
+            return self.spec.fingerprint
+        return f"{self.spec.fingerprint}+{self.backend}"
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        """The model itself, loaded on first use."""
+        started = time.perf_counter()
+        encoder = open_encoder(
+            self.backend, self.model_path, self.spec.max_tokens, self.threads, self.batch_size, self.cache_dir
+        )
+        log.info(
+            "embedding model loaded model=%s backend=%s secs=%.2f",
+            self.spec.name,
+            self.backend,
+            time.perf_counter() - started,
+        )
+        return encoder
 
     @cached_property
     def llama_embedding(self) -> BaseEmbedding:
-        """The llama-index wrapper around the model (loads it on first use)."""
-        import torch
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        """The model as a llama-index embedding, for the index's own query path."""
+        from indexes.llama_embedding import EncoderEmbedding
 
-        torch.set_num_threads(self.threads)
-        started = time.perf_counter()
-        model = HuggingFaceEmbedding(
-            model_name=str(self.model_path),
-            device="cpu",
-            embed_batch_size=self.batch_size,
-            normalize=True,
-            max_length=self.spec.max_tokens,
-        )
-        log.info("embedding model loaded model=%s secs=%.2f", self.spec.name, time.perf_counter() - started)
-        return model
+        return EncoderEmbedding.wrap(self.encoder, f"{self.spec.name} ({self.backend})", self.batch_size)
 
     @property
     def dim(self) -> int:
@@ -120,8 +188,12 @@ class Embedder:
         """One normalised row per text, in order."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors: list[Any] = self.llama_embedding.get_text_embedding_batch(texts)
-        return np.asarray(vectors, dtype=np.float32)
+        return self.encoder.encode(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self.llama_embedding.get_query_embedding(text), dtype=np.float32)
+        return self.encoder.encode([text])[0]
+
+
+def default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "shopfloor"

@@ -47,6 +47,7 @@ class Manifest:
     embedding_fingerprint: str
     embedding_dim: int
     chunker: str
+    embedding_backend: str = "torch-fp32"
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,10 +19,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from indexes.errors import ShopfloorError
+
 
 def _default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "shopfloor"
+
+
+def _default_cache_dir() -> Path:
+    from indexes.embedding import default_cache_dir
+
+    return default_cache_dir()
 
 
 def _default_embed_model() -> str:
@@ -34,6 +42,10 @@ def _default_embed_model() -> str:
 
 def _config_file() -> Path:
     return Path(os.environ.get("SHOPFLOOR_CONFIG", "shopfloor.toml"))
+
+
+class ConfigError(ShopfloorError):
+    """A setting from the environment, the TOML file or an option has an invalid value."""
 
 
 class Settings(BaseSettings):
@@ -51,6 +63,15 @@ class Settings(BaseSettings):
     embed_model: str = Field(
         default_factory=_default_embed_model,
         description="Path of a sentence-transformers model folder; default all-MiniLM-L6-v2 from its package.",
+    )
+    embed_backend: Literal["auto", "torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16"] = Field(
+        default="auto",
+        description="How the embedding model runs. auto: the fastest backend that a one-off calibration on "
+        "this machine shows to keep the stock (torch-fp32) model's nearest neighbours.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: _default_cache_dir(),
+        description="Machine-wide cache: the embedding calibration and the locally exported OpenVINO model.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
     threads: int = Field(
@@ -122,5 +143,13 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from all sources; `None` overrides (options not given) are ignored."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from all sources; `None` overrides (options not given) are ignored.
+
+    An invalid value is one line naming the setting, its environment variable and the reason."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} (SHOPFLOOR_{str(e['loc'][0]).upper()}): {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting {problems}") from None

@@ -100,12 +100,23 @@ class IndexStore:
         index: Any = load_index_from_storage(storage, embed_model=embed_model or PrecomputedOnly())
         return IndexSnapshot(version=version, manifest=manifest, index=index)
 
-    def check_compatible(self, manifest: Manifest, fingerprint: str) -> None:
-        if manifest.embedding_fingerprint != fingerprint:
+    def check_model(self, manifest: Manifest, fingerprint: str) -> None:
+        """Refuse another embedding model (cheap: no model is loaded to check it)."""
+        built_with = manifest.embedding_fingerprint.split("+", 1)[0]
+        if built_with != fingerprint:
             raise IncompatibleIndexError(
-                f"{self.root}: built with embedding model {manifest.embedding_model} "
-                f"({manifest.embedding_fingerprint}), configured model differs ({fingerprint}); "
-                "re-ingest into a new --index folder"
+                f"{self.root}: built with embedding model {manifest.embedding_model} ({built_with}), "
+                f"configured model differs ({fingerprint}); re-ingest into a new --index folder"
+            )
+
+    def check_compatible(self, manifest: Manifest, space: str, backend: str) -> None:
+        """Refuse an embedder whose vectors would not be comparable with the index's."""
+        self.check_model(manifest, space.split("+", 1)[0])
+        if manifest.embedding_fingerprint != space:
+            raise IncompatibleIndexError(
+                f"{self.root}: built with embedding backend {manifest.embedding_backend}; {backend} gives "
+                "vectors that differ beyond the calibration tolerance; set "
+                f"SHOPFLOOR_EMBED_BACKEND={manifest.embedding_backend} or re-ingest into a new --index folder"
             )
 
     @contextmanager

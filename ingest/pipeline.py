@@ -165,8 +165,7 @@ class IngestRun:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            s = self.settings
-            self._embedder = Embedder(s.embed_model, batch_size=s.embed_batch_size, threads=s.threads)
+            self._embedder = Embedder.from_settings(self.settings)
         return self._embedder
 
     def run(
@@ -182,7 +181,7 @@ class IngestRun:
         with self.store.writing():
             manifest = self.store.read_manifest()
             if manifest is not None:
-                self.store.check_compatible(manifest, self.spec.fingerprint)
+                self.store.check_model(manifest, self.spec.fingerprint)
             known = manifest.documents if manifest is not None else {}
             unknown = [doc_id for doc_id in remove if doc_id not in known]
             if unknown:
@@ -234,6 +233,9 @@ class IngestRun:
         new_docs: dict[str, DocumentRecord] = {}
         new_nodes: list[TextNode] = []
         new_vectors: list[np.ndarray] = []
+        if manifest is not None and todo:
+            # The model matched at load; the backend's vectors must match too, checked before any work.
+            self.store.check_compatible(manifest, self.embedder.space, self.embedder.backend)
         self.progress.start(len(todo))
         for source, prepared in self._read_ahead(todo, old_docs, tags, report):
             self.progress.advance(documents=1)
@@ -257,15 +259,23 @@ class IngestRun:
         stored = previous.snapshot.vectors() if kept_ids else {}
         dim = manifest.embedding_dim if manifest is not None else self.embedder.dim
         vectors = np.vstack([np.zeros((0, dim), np.float32)] + [stored[i][None, :] for i in kept_ids] + new_vectors)
+        space, backend = self._vector_space(manifest, embedded=bool(new_docs))
         new_manifest = Manifest(
             embedding_model=self.spec.name,
-            embedding_fingerprint=self.spec.fingerprint,
+            embedding_fingerprint=space,
+            embedding_backend=backend,
             embedding_dim=dim,
             chunker=CHUNKER_VERSION,
             documents={**kept, **new_docs},
         )
         self.store.commit(new_manifest, kept_nodes + new_nodes, vectors)
         report.timings["write"] += time.perf_counter() - started
+
+    def _vector_space(self, manifest: Manifest | None, *, embedded: bool) -> tuple[str, str]:
+        """The space and backend to record; a removal alone keeps the index's own."""
+        if manifest is not None and not embedded:
+            return manifest.embedding_fingerprint, manifest.embedding_backend
+        return self.embedder.space, self.embedder.backend
 
     def _read_ahead(
         self,

@@ -50,7 +50,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    model = Embedder(load_settings().embed_model, threads=os.cpu_count() or 1)
+    model = Embedder.from_settings(load_settings())
     model.llama_embedding  # noqa: B018 - load once for the whole session
     return model
 

@@ -171,3 +171,13 @@ def test_remove_of_an_unknown_document_is_one_error_line(sample_index: Path) -> 
     result = shopfloor("remove", "no-such-doc.pdf", "--index", str(sample_index))
     assert result.returncode == 1
     assert result.stderr.strip() == ("Error: not in the index: no-such-doc.pdf (see `shopfloor docs`)")
+
+
+def test_an_invalid_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPFLOOR_EMBED_BACKEND", "fast")
+    result = shopfloor("docs")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: invalid setting embed_backend (SHOPFLOOR_EMBED_BACKEND): Input should be 'auto', 'torch-fp32', "
+        "'torch-bf16', 'openvino-fp32' or 'openvino-bf16'"
+    ]

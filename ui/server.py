@@ -33,7 +33,7 @@ def create_app(settings: Settings, manager_password: str) -> Any:
     from ui.manager_view import build_manager_view
     from ui.operator_view import CSS, build_operator_view
 
-    embedder = Embedder(settings.embed_model, settings.embed_batch_size, settings.threads)
+    embedder = Embedder.from_settings(settings)
     assistant = open_assistant(settings, embedder=embedder)
     gap_log = GapLog(settings.gaps_db)
 
