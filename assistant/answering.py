@@ -52,6 +52,11 @@ class Citation:
     section: str
     text: str
     doc_id: str
+    text_source: str = "text-layer"  # or ocr, ocr-table, tick-map: how the passage's text was obtained
+
+
+# How a citation says its text was not the file's own text layer.
+SOURCE_NOTES = {"ocr": "text by OCR", "ocr-table": "table read by OCR", "tick-map": "ticks read from the grid"}
 
 
 @dataclass
@@ -73,7 +78,8 @@ class Answer:
             "answered": self.answered,
             "answer": self.answer,
             "citations": [
-                {k: v for k, v in asdict(c).items() if k in ("file", "page", "section", "text")} for c in self.citations
+                {k: v for k, v in asdict(c).items() if k in ("file", "page", "section", "text", "text_source")}
+                for c in self.citations
             ],
             "contexts": [
                 {"file": p.file, "page": p.page, "score": round(p.score, 4), "text": p.text} for p in self.contexts
@@ -255,6 +261,7 @@ def _citation(number: int, passage: Passage) -> Citation:
         section=passage.section,
         text=passage.text,
         doc_id=str(meta.get("doc_id", passage.file)),
+        text_source=str(meta.get("text_source", "text-layer")),
     )
 
 

@@ -33,6 +33,7 @@ class DocumentRecord:
     ingested_at: str
     tags: dict[str, str] = field(default_factory=dict)
     pages_without_text: list[int] = field(default_factory=list)
+    ocr_pending: list[int] = field(default_factory=list)  # pages left unread for want of tesseract
 
     @property
     def chunks(self) -> int:

@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         description="Most tokens of passage text in one chunk. The heading line is added on top and the "
         "whole must fit the embedding model's window (256 for MiniLM), or its tail would be silently lost.",
     )
+    ocr: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="OCR for PDF pages without usable text (scans, tables drawn as outlines): auto finds them; "
+        "always reads every page (keeping OCR text where it adds words); never. Needs the tesseract program.",
+    )
+    ocr_languages: str = Field(
+        default="eng", description="tesseract language packs, e.g. eng or eng+deu (apt install tesseract-ocr-deu)."
+    )
+    ocr_dpi: int = Field(default=200, ge=100, le=600, description="Resolution pages are rendered at for OCR.")
     log_level: str = Field(default="WARNING", description="Logging level for diagnostics on stderr.")
 
     retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(

@@ -35,6 +35,7 @@ class _Line:
     text: str
     page: int | None
     label: str | None
+    source: str = "text-layer"
     tokens: int = 0
 
 
@@ -110,6 +111,9 @@ def _units(lines: list[_Line]) -> Iterator[_Unit]:
             sections.enter(*heading)
             continue
         kind = _line_kind(text)
+        if unit is not None and unit.lines[-1].source != line.source:
+            yield unit  # text of another origin (OCR after the text layer, say) starts afresh
+            unit = None
         if unit is None:
             unit = _Unit(kind, sections.path, [line])
         elif kind == "step" and unit.kind == "safety":
@@ -189,9 +193,11 @@ def _split_line(line: _Line, budget: int, count: Callable[[list[str]], list[int]
     out: list[_Line] = []
     for text, tokens in pieces:
         if out and out[-1].tokens + tokens + 1 <= budget:
-            out[-1] = _Line(out[-1].text + " " + text, line.page, line.label, out[-1].tokens + tokens + 1)
+            out[-1] = _Line(
+                out[-1].text + " " + text, line.page, line.label, out[-1].source, out[-1].tokens + tokens + 1
+            )
         else:
-            out.append(_Line(text, line.page, line.label, tokens))
+            out.append(_Line(text, line.page, line.label, line.source, tokens))
     return out
 
 
@@ -203,12 +209,15 @@ def _to_chunk(lines: list[_Line], section: str) -> Chunk:
         page=pages[0] if pages else None,
         page_end=pages[-1] if pages else None,
         page_label=lines[0].label,
+        source=lines[0].source,
     )
 
 
 def chunk_pages(pages: list[Page], budget: int, count: Callable[[list[str]], list[int]]) -> list[Chunk]:
     """Chunks of at most `budget` tokens (as `count` measures them), in document order."""
-    lines = [_Line(text.strip(), p.number, p.label) for p in pages for text in p.text.split("\n")]
+    lines: list[_Line] = []
+    for page in pages:
+        lines += [_Line(text.strip(), page.number, page.label, page.source) for text in page.text.split("\n")]
     # Page breaks are not paragraph breaks: a blank line only where the text has one.
     for line, tokens in zip(lines, count([ln.text for ln in lines]), strict=True):
         line.tokens = tokens
@@ -220,7 +229,8 @@ def chunk_pages(pages: list[Page], budget: int, count: Callable[[list[str]], lis
         for piece in pieces:
             size = sum(ln.tokens + 1 for ln in piece)
             used = sum(ln.tokens + 1 for ln in pending)
-            if pending and (unit.section != pending_section or used + size > budget):
+            new_source = pending and pending[0].source != piece[0].source
+            if pending and (unit.section != pending_section or used + size > budget or new_source):
                 chunks.append(_to_chunk(pending, pending_section))
                 pending = []
             pending.extend(piece)

@@ -13,6 +13,8 @@ class Page:
     number: int | None
     text: str
     label: str | None = None
+    # How the text was obtained: text-layer (the file's own text), ocr, ocr-table or tick-map.
+    source: str = "text-layer"
 
 
 @dataclass
@@ -26,6 +28,9 @@ class ParsedDocument:
     pages_without_text: list[int] = field(default_factory=list)
     # One-line notes for the engineer (e.g. a scanned page that cannot be searched yet).
     notices: list[str] = field(default_factory=list)
+    ocr_pages: int = 0  # pages whose text came from OCR
+    ocr_pending: list[int] = field(default_factory=list)  # pages that need OCR it could not run
+    ocr_seconds: float = 0.0
 
 
 @dataclass
@@ -37,3 +42,4 @@ class Chunk:
     page: int | None
     page_end: int | None = None
     page_label: str | None = None
+    source: str = "text-layer"

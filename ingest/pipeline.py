@@ -29,6 +29,7 @@ from indexes.store import IndexSnapshot, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_pages
 from ingest.cleaning import strip_running_lines
 from ingest.documents import Chunk, ParsedDocument
+from ingest.ocr import OcrOptions, tesseract_available
 from ingest.readers import read_document
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 HEADING_TOKENS = 48
 # Parsed documents waiting for the model: enough to keep the reader busy, bounded for memory.
 READ_AHEAD = 4
-STAGES = ("load", "read", "chunk", "embed", "write")
+STAGES = ("load", "read", "ocr", "chunk", "embed", "write")
 
 
 @dataclass
@@ -71,6 +72,7 @@ class IngestReport:
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     embedded_chunks: int = 0
     reused_chunks: int = 0
+    ocr_pages: int = 0
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -93,14 +95,14 @@ class Progress(Protocol):
     """Where a long run reports its advance (the CLI draws a bar from it)."""
 
     def start(self, documents: int) -> None: ...
-    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0) -> None: ...
+    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0, ocr_pages: int = 0) -> None: ...
 
 
 class _NoProgress:
     def start(self, documents: int) -> None:
         pass
 
-    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0) -> None:
+    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0, ocr_pages: int = 0) -> None:
         pass
 
 
@@ -213,12 +215,17 @@ class IngestRun:
                 and record.sha256 == sha
                 and manifest.chunker == CHUNKER_VERSION
                 and (tags is None or tags == record.tags)
+                and not self._ocr_now_possible(record)
             )
             if unchanged and record is not None:
                 report.outcomes.append(Outcome(source.doc_id, "unchanged", record.pages, record.chunks))
             else:
                 todo.append((source, sha))
         return todo
+
+    def _ocr_now_possible(self, record: DocumentRecord) -> bool:
+        """Pages that needed OCR when tesseract was missing are read again once it is installed."""
+        return bool(record.ocr_pending) and self.settings.ocr != "never" and tesseract_available()
 
     def _rebuild(
         self,
@@ -314,16 +321,18 @@ class IngestRun:
     ) -> tuple[DocumentRecord, list[TextNode]]:
         """Read, clean and chunk one document into nodes (no embedding yet)."""
         started = time.perf_counter()
-        document = read_document(source.path)
+        document = read_document(source.path, self._ocr_options)
         report.notices += document.notices
         mid = time.perf_counter()
-        report.timings["read"] += mid - started
+        report.timings["read"] += mid - started - document.ocr_seconds
+        report.timings["ocr"] += document.ocr_seconds
+        report.ocr_pages += document.ocr_pages
         chunks = chunk_pages(strip_running_lines(document.pages), self.settings.chunk_tokens, self._token_counter.count)
         if not chunks:
             raise DocumentError(source.path, "no text to index after cleaning")
         nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]
         report.timings["chunk"] += time.perf_counter() - mid
-        self.progress.advance(pages=len(document.pages))
+        self.progress.advance(pages=len({p.number for p in document.pages}), ocr_pages=document.ocr_pages)
         record = DocumentRecord(
             doc_id=source.doc_id,
             source=str(source.path.resolve()),
@@ -331,14 +340,20 @@ class IngestRun:
             size=source.path.stat().st_size,
             title=document.title,
             revision=document.revision,
-            pages=len(document.pages),
+            pages=len({p.number for p in document.pages}),
             chunk_ids=[n.node_id for n in nodes],
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             tags=tags,
             pages_without_text=document.pages_without_text,
+            ocr_pending=document.ocr_pending,
         )
         log.info("doc=%s pages=%d chunks=%d secs=%.2f", source.doc_id, record.pages, record.chunks, mid - started)
         return record, nodes
+
+    @cached_property
+    def _ocr_options(self) -> OcrOptions:
+        s = self.settings
+        return OcrOptions(mode=s.ocr, languages=s.ocr_languages, dpi=s.ocr_dpi, workers=s.threads)
 
     @cached_property
     def _token_counter(self) -> TokenCounter:
@@ -386,6 +401,7 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
         "page": chunk.page,
         "page_end": chunk.page_end,
         "page_label": chunk.page_label,
+        "text_source": chunk.source,
         "tags": tags,
         "heading": heading,
     }

@@ -15,6 +15,7 @@ from typing import Any
 from indexes.errors import DocumentError
 from ingest.cleaning import looks_glued, normalize_text
 from ingest.documents import Page, ParsedDocument
+from ingest.ocr import OcrOptions, recover_pages
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,10 @@ def read_text(path: Path) -> ParsedDocument:
     )
 
 
-def read_pdf(path: Path) -> ParsedDocument:
-    """PDF via pypdf, page by page; a page whose words run together is re-read with PDFium."""
+def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
+    """PDF via pypdf, page by page; a page whose words run together is re-read with PDFium.
+
+    With `ocr`, what the text layer lacks (scans, outlined tables, tick grids) is recovered too."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -104,19 +107,25 @@ def read_pdf(path: Path) -> ParsedDocument:
             without_text.append(i + 1)
             notices.append(f"{path.name}: page {i + 1} has no text layer (scanned image?); not searchable")
         pages.append(Page(i + 1, text, labels[i]))
-    if len(without_text) == count:
-        raise DocumentError(path, f"no text layer on any of its {count} pages (scanned?); nothing to index")
-    if not any(p.text.strip() for p in pages):
+    document = ParsedDocument(path=path, title="", pages=pages, pages_without_text=without_text, notices=notices)
+    if ocr is not None:
+        recover_pages(document, ocr)
+    if not any(p.text.strip() for p in document.pages):
+        if len(without_text) == count:
+            ran = ocr is not None and ocr.mode != "never" and not document.ocr_pending
+            why = "OCR found no text in them" if ran else _no_ocr(ocr)
+            raise DocumentError(path, f"no text layer on any of its {count} pages (scanned?); {why}; nothing to index")
         raise DocumentError(path, "no text on any page")
-    front = "\n".join(p.text for p in pages[:2])
-    return ParsedDocument(
-        path=path,
-        title=_pdf_title(reader) or _first_heading(front) or path.stem,
-        pages=pages,
-        revision=find_revision(front),
-        pages_without_text=without_text,
-        notices=notices,
-    )
+    front = "\n".join(p.text for p in document.pages[:2])
+    document.title = _pdf_title(reader) or _first_heading(front) or path.stem
+    document.revision = find_revision(front)
+    return document
+
+
+def _no_ocr(ocr: OcrOptions | None) -> str:
+    if ocr is None or ocr.mode == "never":
+        return "OCR is off (--ocr never)"
+    return "tesseract is not installed for OCR (apt install tesseract-ocr)"
 
 
 def _extract_page(reader: Any, i: int, path: Path, notices: list[str]) -> str:
@@ -252,14 +261,15 @@ READERS: dict[str, Callable[[Path], ParsedDocument]] = {
 }
 
 
-def read_document(path: Path) -> ParsedDocument:
-    """Dispatch on the file suffix; an unsupported suffix or unreadable file is a DocumentError."""
+def read_document(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
+    """Dispatch on the file suffix; an unsupported suffix or unreadable file is a DocumentError.
+    `ocr` applies to PDFs (the formats whose text can be missing from the file)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         supported = ", ".join(sorted(READERS))
         raise DocumentError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
     try:
-        return reader(path)
+        return read_pdf(path, ocr) if reader is read_pdf else reader(path)
     except PermissionError:
         raise DocumentError(path, "permission denied") from None
     except FileNotFoundError:

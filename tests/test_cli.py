@@ -114,7 +114,7 @@ def test_kill_9_mid_ingest_leaves_the_previous_index_intact(tmp_path: Path, embe
     assert finished.returncode == 0, finished.stderr
     assert not list(index.glob(f"{STAGING_PREFIX}*")), "the next writer sweeps what a killed one left"
     manifest = store.read_manifest()
-    assert manifest is not None and len(manifest.documents) == 35
+    assert manifest is not None and len(manifest.documents) == len(list(big.iterdir()))
 
 
 def _wait_for(moment: str, proc: subprocess.Popen[str], index: Path) -> None:
@@ -156,7 +156,7 @@ def test_two_ingests_at_once_one_is_turned_away_and_the_index_stays_whole(tmp_pa
     assert "another ingest or remove is writing this index" in refused[0]
     assert refused[0].strip().count("\n") == 0, "one line, no traceback"
     manifest = IndexStore(index).read_manifest()
-    assert manifest is not None and len(manifest.documents) == 5
+    assert manifest is not None and len(manifest.documents) == len(list(docs.iterdir()))
 
 
 def test_docs_and_remove_through_the_cli(sample_index: Path, tmp_path: Path) -> None:

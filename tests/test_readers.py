@@ -11,6 +11,7 @@ from pypdf import PdfReader, PdfWriter
 from indexes.errors import DocumentError
 from ingest.cleaning import looks_glued, normalize_text, strip_running_lines
 from ingest.documents import Page
+from ingest.ocr import OcrOptions
 from ingest.readers import read_document
 from tests.conftest import CORPUS, SAMPLE_DOCS, needs_corpus
 
@@ -40,10 +41,10 @@ def test_glued_words_pdf_comes_out_with_spaces() -> None:
 
 
 @needs_corpus
-def test_scanned_pdf_is_refused_by_name() -> None:
+def test_scanned_pdf_without_ocr_is_refused_by_name() -> None:
     path = CORPUS / "scanned_LinnSequencer_brochure_p2.pdf"
-    with pytest.raises(DocumentError, match=r"scanned_LinnSequencer_brochure_p2\.pdf: no text layer"):
-        read_document(path)
+    with pytest.raises(DocumentError, match=r"brochure_p2\.pdf: no text layer on any .* OCR is off \(--ocr never\)"):
+        read_document(path, OcrOptions(mode="never"))
 
 
 @needs_corpus

@@ -77,19 +77,22 @@ class _BarProgress:
         self._progress = progress
         self._task: TaskID | None = None
         self._started = time.perf_counter()
-        self._pages = self._chunks = 0
+        self._pages = self._chunks = self._ocr_pages = 0
 
     def start(self, documents: int) -> None:
         self._started = time.perf_counter()
         self._task = self._progress.add_task("ingest", total=documents, rates="")
 
-    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0) -> None:
+    def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0, ocr_pages: int = 0) -> None:
         if self._task is None:
             return
         self._pages += pages
         self._chunks += chunks
+        self._ocr_pages += ocr_pages
         secs = max(time.perf_counter() - self._started, 1e-6)
         rates = f"{self._pages} pages {self._pages / secs:.1f}/s · {self._chunks} chunks {self._chunks / secs:.1f}/s"
+        if self._ocr_pages:
+            rates += f" · {self._ocr_pages} OCR pages"
         self._progress.update(self._task, advance=documents, rates=rates)
 
 
@@ -105,11 +108,20 @@ def ingest(
         list[str] | None,
         typer.Option("--replaces", help="Document id this ingest supersedes (a renamed revision); repeatable."),
     ] = None,
+    ocr: Annotated[
+        str | None,
+        typer.Option(
+            "--ocr",
+            help="auto: OCR the PDF pages that need it (scans, outlined tables); always: every page; never. "
+            "Default $SHOPFLOOR_OCR or auto; needs the tesseract program.",
+        ),
+    ] = None,
 ) -> None:
     """Add or update documents in the index: PDF, Markdown, text, DOCX, HTML.
 
     Unchanged files are skipped without embedding; a changed file replaces all of its old chunks.
-    Exits 1 if any file was skipped.
+    Scanned pages and tables drawn as outlines are OCR'd (tesseract); tick marks in a schedule grid
+    are mapped to their row and column. Exits 1 if any file was skipped.
 
     Examples:
       shopfloor ingest sample_docs/
@@ -118,7 +130,7 @@ def ingest(
     """
     from ingest.pipeline import IngestRun
 
-    settings = _settings(index)
+    settings = load_settings(index_dir=index, ocr=ocr)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -133,10 +145,20 @@ def ingest(
     for skipped in report.skipped:
         err.print(f"skipped: {skipped.reason}", markup=False, highlight=False)
     table = Table(title=f"Ingest into {settings.index_path}")
-    for column in ("ingested", "unchanged", "replaced", "removed", "skipped", "pages", "chunks", "seconds"):
+    for column in (
+        "ingested",
+        "unchanged",
+        "replaced",
+        "removed",
+        "skipped",
+        "pages",
+        "OCR pages",
+        "chunks",
+        "seconds",
+    ):
         table.add_column(column, justify="right")
     counts = [str(report.count(s)) for s in ("ingested", "unchanged", "replaced", "removed", "skipped")]
-    table.add_row(*counts, str(report.pages), str(report.chunks), f"{report.seconds:.1f}")
+    table.add_row(*counts, str(report.pages), str(report.ocr_pages), str(report.chunks), f"{report.seconds:.1f}")
     out.print(table)
     if report.skipped:
         raise typer.Exit(1)
@@ -261,6 +283,8 @@ def _printing_into(streamed: list[str]) -> Callable[[str], None]:
 
 
 def _print_answer(answer: Any, streamed: bool) -> None:
+    from assistant.answering import SOURCE_NOTES
+
     if streamed:
         out.print()
     if answer.answered:
@@ -270,7 +294,8 @@ def _print_answer(answer: Any, streamed: bool) -> None:
             out.print(f"[bold yellow]! {escape(warning)}[/]")
         for c in answer.citations:
             page = f", page {c.page}" + (f" ({c.page_label})" if c.page_label and c.page_label != str(c.page) else "")
-            out.print(f"[{c.number}] {c.file}{page}, {c.section or 'no section'}", markup=False, highlight=False)
+            via = f" ({SOURCE_NOTES[c.text_source]})" if c.text_source in SOURCE_NOTES else ""
+            out.print(f"[{c.number}] {c.file}{page}, {c.section or 'no section'}{via}", markup=False, highlight=False)
         return
     if streamed:
         out.print("[dim](that draft was withdrawn)[/]")
@@ -466,6 +491,10 @@ def bench_ingest(
         f"pipeline throughput vs bare model: {r.chunks / bench.pipeline_seconds / bench.bare_chunks_per_s:.0%}; "
         f"pipeline's own overhead beyond model and parsing: {bench.own_overhead:.1%} (target < 15%)"
     )
+    if r.ocr_pages:
+        ocr_secs = t["ocr"]
+        rate = r.ocr_pages / max(ocr_secs, 1e-9)
+        out.print(f"OCR           {ocr_secs:7.1f} s  {rate:6.2f} OCR pages/s ({r.ocr_pages} pages, within reading)")
     out.print(
         f"unchanged re-run: {bench.rerun_seconds:.2f} s in a fresh process, "
         f"{'no new index version written' if bench.rerun_wrote_nothing else 'WROTE A NEW VERSION'} (target < 2 s)"

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.answering import Answer, Assistant, Turn
+from assistant.answering import SOURCE_NOTES, Answer, Assistant, Turn
 from assistant.gaps import GapLog
 from assistant.retrieval import Filters
 from ui.pages import page_image
@@ -40,7 +40,8 @@ class Conversation:
 def source_label(citation: Any) -> str:
     page = f" · page {citation.page}" if citation.page is not None else ""
     section = f" · {citation.section}" if citation.section else ""
-    return f"[{citation.number}] {citation.file}{page}{section}"
+    via = f" · {SOURCE_NOTES[citation.text_source]}" if citation.text_source in SOURCE_NOTES else ""
+    return f"[{citation.number}] {citation.file}{page}{section}{via}"
 
 
 def answer_markdown(answer: Answer) -> str:

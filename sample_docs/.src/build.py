@@ -1,13 +1,17 @@
 """Render the sample PDFs from the Markdown sources beside this file, and the DOCX sample.
 
-Run after editing a source (needs the `samples` extra: pip install -e '.[samples]'):
+Run after editing a source (needs the `samples` extra: pip install -e '.[samples]', and Ghostscript
+for the generator's outlined table page):
     python sample_docs/.src/build.py
 The folder is hidden so that `shopfloor ingest sample_docs/` does not ingest the sources twice.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 from fpdf import FPDF
@@ -166,7 +170,127 @@ def build_docx() -> Path:
     return path
 
 
+# The generator's troubleshooting table, the way some vendors ship it: drawn as vector outlines, so the
+# PDF's text layer is empty there and only OCR can read it.
+GEN5_TROUBLES = [
+    ("Symptom", "Possible cause", "Remedy"),
+    ("Engine will not start", "Fuel valve closed", "Open the fuel valve"),
+    ("Engine will not start", "Low oil shutdown", "Fill oil to the upper mark"),
+    ("Engine starts then stops", "Choke left open", "Close the choke after 30 s"),
+    ("No output voltage", "Breaker tripped", "Reset breaker CB1"),
+    ("No output voltage", "AVR fuse blown", "Replace fuse F2 (5 A)"),
+    ("Output voltage too low", "Engine speed low", "Set speed to 3000 rpm"),
+    ("Black exhaust smoke", "Air filter clogged", "Clean the air filter"),
+    ("Engine overheats", "Cooling fins blocked", "Clean fins, check airflow"),
+    ("Spark plug fouled", "Wrong plug gap", "Set gap to 0.7 mm"),
+]
+
+
+def build_generator() -> Path:
+    """Page 1 ordinary text; page 2 the troubleshooting table converted to outlines by Ghostscript."""
+    intro = FPDF(format="A4")
+    intro.set_title("Portable Generator GEN-5 - Troubleshooting Guide")
+    intro.add_page()
+    intro.set_font("Helvetica", "B", 18)
+    intro.multi_cell(0, 10, "Portable Generator GEN-5 - Troubleshooting Guide", new_x="LMARGIN", new_y="NEXT")
+    intro.set_font("Helvetica", "", 11)
+    for paragraph in (
+        "Guide TG-GEN5, revision 2, 2026-05-11. Use the table on the next page to find the cause of a fault. "
+        "Work through the causes of a symptom in the order listed.",
+        "WARNING: Stop the engine and let it cool before you touch the spark plug, the muffler or the fuel "
+        "system. Exhaust gas contains carbon monoxide: never run the generator indoors.",
+        "If a fault remains after the remedy, tag the generator OUT OF SERVICE and call maintenance on extension 4410.",
+    ):
+        intro.multi_cell(0, 7, paragraph, new_x="LMARGIN", new_y="NEXT")
+        intro.ln(3)
+    table = FPDF(format="A4")
+    table.add_page()
+    table.set_font("Helvetica", "B", 14)
+    table.cell(0, 10, "Troubleshooting table", new_x="LMARGIN", new_y="NEXT")
+    table.set_font("Helvetica", "", 11)
+    with table.table(first_row_as_headings=True, line_height=8, col_widths=(60, 55, 55)) as grid:
+        for row in GEN5_TROUBLES:
+            grid.row(row)
+    with tempfile.TemporaryDirectory() as scratch:
+        plain, outlined = Path(scratch) / "plain.pdf", Path(scratch) / "outlined.pdf"
+        table.output(str(plain))
+        subprocess.run(
+            ["gs", "-q", "-dBATCH", "-dNOPAUSE", "-dNoOutputFonts", "-sDEVICE=pdfwrite", f"-sOutputFile={outlined}",
+             str(plain)],
+            check=True,
+        )  # fmt: skip
+        writer = PdfWriter()
+        writer.append(PdfReader(io.BytesIO(bytes(intro.output()))))
+        writer.append(PdfReader(outlined))
+        writer.add_metadata({"/Title": "Portable Generator GEN-5 - Troubleshooting Guide"})
+        path = OUT / "GEN-5_Generator_Troubleshooting.pdf"
+        with open(path, "wb") as f:
+            writer.write(f)
+    return path
+
+
+# A maintenance schedule grid whose ticks are small images, as scanned-in office templates often are.
+MX30_INTERVALS = ("Daily", "Weekly", "Start-up", "200 hours", "1000 hours")
+MX30_TASKS = [
+    ("Check the oil level in the gearbox", ("Daily", "Start-up", "200 hours")),
+    ("Grease the paddle shaft bearings", ("Weekly",)),
+    ("Inspect the mixing paddles for wear", ("Weekly", "1000 hours")),
+    ("Test the lid interlock switch", ("Daily", "Start-up")),
+    ("Replace the gearbox oil", ("1000 hours",)),
+    ("Tighten the motor mounting bolts", ("200 hours",)),
+    ("Clean the discharge valve seal", ("Daily",)),
+]
+
+
+def _tick_png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).line([(10, 34), (26, 50), (54, 14)], fill="black", width=8)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def build_mixer() -> Path:
+    pdf = FPDF(format="A4")
+    pdf.set_title("Mixer MX-30 - Maintenance Schedule")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(0, 10, "Mixer MX-30 - Maintenance Schedule", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(
+        0, 7,
+        "Schedule MS-MX30, revision 1, 2026-04-20. A tick marks when each task is due. Lock out the mixer "
+        "at the main isolator before any task that opens the lid. Oil grade: ISO VG 220 gear oil.",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    pdf.ln(6)
+    tick = io.BytesIO(_tick_png())
+    label_w, col_w, row_h = 70, 22, 10
+    left, top = pdf.l_margin, pdf.get_y()
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(label_w, row_h, "Task", border=1)
+    for interval in MX30_INTERVALS:
+        pdf.cell(col_w, row_h, interval, border=1, align="C")
+    pdf.set_font("Helvetica", "", 10)
+    for r, (task, due) in enumerate(MX30_TASKS, start=1):
+        y = top + r * row_h
+        pdf.set_xy(left, y)
+        pdf.cell(label_w, row_h, task, border=1)
+        for c, interval in enumerate(MX30_INTERVALS):
+            x = left + label_w + c * col_w
+            pdf.rect(x, y, col_w, row_h)
+            if interval in due:
+                pdf.image(tick, x=x + col_w / 2 - 3, y=y + 2, w=6, h=6)
+    path = OUT / "MX-30_Mixer_Maintenance_Schedule.pdf"
+    pdf.output(str(path))
+    return path
+
+
 if __name__ == "__main__":
     for source in sorted(HERE.glob("*.md")):
         print(render_pdf(source))
     print(build_docx())
+    print(build_generator())
+    print(build_mixer())

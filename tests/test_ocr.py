@@ -1,0 +1,159 @@
+"""Text the PDF text layer lacks, recovered in ingest: a real scanned page, a table we drew as
+vector outlines (Ghostscript -dNoOutputFonts), tick images in a schedule grid; with real tesseract."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from assistant.service import open_retriever
+from indexes.settings import load_settings
+from indexes.store import IndexStore
+from ingest.ocr import survey_pdf
+from ingest.pipeline import IngestRun
+from tests.conftest import CORPUS, SAMPLE_DOCS, copy_samples, needs_corpus
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+
+SCAN = CORPUS / "scanned_LinnSequencer_brochure_p2.pdf"
+GENERATOR = "GEN-5_Generator_Troubleshooting.pdf"
+MIXER = "MX-30_Mixer_Maintenance_Schedule.pdf"
+
+
+def _chunks(index: Path, doc_id: str) -> list[dict]:
+    snapshot = IndexStore(index).load()
+    nodes = [n for n in snapshot.index.docstore.docs.values() if n.metadata["doc_id"] == doc_id]
+    return [{**n.metadata, "text": n.text} for n in nodes]  # type: ignore[attr-defined]
+
+
+def _retrieve(index: Path, embedder, question: str) -> list:
+    """The passages the assistant itself would retrieve (hybrid BM25 + vectors), best first."""
+    return open_retriever(load_settings(index_dir=index), embedder).retrieve(question, k=3)
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@needs_corpus
+@needs_tesseract
+def test_a_scanned_page_becomes_searchable_and_citable(ingest, settings, embedder, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SCAN, docs / SCAN.name)
+    report = ingest(docs)
+    assert (report.count("ingested"), report.ocr_pages) == (1, 1)
+    chunks = _chunks(settings.index_path, SCAN.name)
+    assert {c["text_source"] for c in chunks} == {"ocr"} and {c["page"] for c in chunks} == {1}
+    reference = _words(SCAN.with_suffix(".reference_ocr.txt").read_text())
+    found = _words("\n".join(c["text"] for c in chunks))
+    recall = sum(min(n, found[w]) for w, n in reference.items()) / sum(reference.values())
+    assert recall >= 0.95, f"word recall {recall:.3f} against the reference transcription"
+    best = _retrieve(settings.index_path, embedder, "does the sequencer correct timing errors while recording?")[0]
+    assert best.file == SCAN.name and "timing" in best.text.lower()
+
+
+@needs_tesseract
+def test_a_table_drawn_as_outlines_is_recovered_row_by_row(sample_index: Path, embedder) -> None:
+    pdf = PdfReader(SAMPLE_DOCS / GENERATOR)
+    assert pdf.pages[1].extract_text().strip() == "", "the table page has no text layer to read"
+    chunks = _chunks(sample_index, GENERATOR)
+    table = "\n".join(c["text"] for c in chunks if c["text_source"] == "ocr-table")
+    rows = [line for line in table.splitlines() if line.count(" | ") == 2]
+    assert "Symptom | Possible cause | Remedy" in rows
+    for row in (
+        "Engine will not start | Fuel valve closed | Open the fuel valve",
+        "Engine will not start | Low oil shutdown | Fill oil to the upper mark",
+        "No output voltage | AVR fuse blown | Replace fuse F2 (5 A)",
+        "Output voltage too low | Engine speed low | Set speed to 3000 rpm",
+        "Spark plug fouled | Wrong plug gap | Set gap to 0.7 mm",
+    ):
+        assert row in rows
+    assert len(rows) == 10, rows
+    for chunk in chunks:  # every piece of the table repeats its header row
+        if chunk["text_source"] == "ocr-table" and " | " in chunk["text"]:
+            assert "Symptom | Possible cause | Remedy" in chunk["text"]
+    assert {c["text_source"] for c in chunks if c["page"] == 1} == {"text-layer"}
+    best = _retrieve(sample_index, embedder, "generator gives no output voltage, what is the remedy?")[0]
+    assert best.metadata["text_source"] == "ocr-table" and best.page == 2
+
+
+def test_tick_images_in_a_schedule_grid_map_to_their_intervals(sample_index: Path, embedder) -> None:
+    chunks = _chunks(sample_index, MIXER)
+    mapped = "\n".join(c["text"] for c in chunks if c["text_source"] == "tick-map")
+    assert "Check the oil level in the gearbox → Daily, Start-up, 200 hours" in mapped
+    assert "Inspect the mixing paddles for wear → Weekly, 1000 hours" in mapped
+    assert "Replace the gearbox oil → 1000 hours" in mapped
+    assert len([line for line in mapped.splitlines() if " → " in line]) == 7
+    best = _retrieve(sample_index, embedder, "when is the mixer gearbox oil replaced?")[0]
+    assert best.metadata["text_source"] == "tick-map"
+
+
+def test_ordinary_text_pages_are_never_ocrd(sample_index: Path) -> None:
+    manifest = IndexStore(sample_index).read_manifest()
+    assert manifest is not None
+    sources = Counter()
+    for doc_id in manifest.documents:
+        for chunk in _chunks(sample_index, doc_id):
+            sources[(doc_id, chunk["text_source"])] += 1
+    ocrd = {doc for (doc, source) in sources if source.startswith("ocr")}
+    assert ocrd <= {GENERATOR}, "only the outlined table page needs OCR"
+    for path in SAMPLE_DOCS.glob("*.pdf"):
+        flagged = [s.index + 1 for s in survey_pdf(path) if s.kind is not None]
+        assert flagged == ([2] if path.name == GENERATOR else []), path.name
+
+
+@needs_corpus
+def test_text_pages_of_real_manuals_are_not_flagged_for_ocr() -> None:
+    for path in [CORPUS / "LinuxCNC_Getting_Started.pdf", CORPUS / "FAA-H-8083-32B_AMT_Powerplant_Glossary.pdf"]:
+        assert [s.index for s in survey_pdf(path) if s.kind is not None] == [], path.name
+
+
+@needs_tesseract
+def test_without_tesseract_pages_are_reported_then_read_once_it_is_installed(
+    settings, embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = copy_samples(tmp_path / "docs", GENERATOR)
+    store = IndexStore(settings.index_path)
+    with monkeypatch.context() as hidden:
+        hidden.setenv("PATH", str(tmp_path / "nothing"))
+        first = IngestRun(settings, store, embedder=embedder).run([docs])
+    assert first.count("ingested") == 1 and first.ocr_pages == 0
+    assert first.notices == [
+        f"{GENERATOR}: pages 2 need OCR (scanned or drawn as outlines) but tesseract is not installed; not "
+        "searchable until it is (apt install tesseract-ocr) and you ingest again"
+    ]
+    manifest = store.read_manifest()
+    assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2]
+    second = IngestRun(settings, store, embedder=embedder).run([docs])
+    assert (second.count("replaced"), second.ocr_pages) == (1, 1)
+    third = IngestRun(settings, store, embedder=embedder).run([docs])
+    assert (third.count("unchanged"), third.ocr_pages) == (1, 0), "an unchanged file is not OCR'd again"
+
+
+@needs_corpus
+def test_ocr_never_skips_a_scanned_pdf_with_a_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ui", "ingest", str(SCAN), "--ocr", "never", "--index", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"skipped: {SCAN}: no text layer on any of its 1 pages (scanned?); OCR is off (--ocr never)" in result.stderr
+
+
+def test_ocr_mode_always_keeps_text_layer_pages_as_they_are(embedder, tmp_path: Path) -> None:
+    settings = load_settings(index_dir=tmp_path / "index", ocr="always")
+    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf")
+    report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
+    if shutil.which("tesseract"):
+        assert report.ocr_pages == 0, "OCR of a text page adds no words, so the text layer is kept"
+    assert {c["text_source"] for c in _chunks(settings.index_path, "HP-200_Hydraulic_Press_SOP.pdf")} == {"text-layer"}
