@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from ingest.documents import Chunk, Page
 
-# Bump when chunk boundaries change: documents chunked by another version are re-chunked.
-CHUNKER_VERSION = "manual-1"
+# Bump when chunk boundaries or page reading change: documents read by another version are read again.
+CHUNKER_VERSION = "manual-2"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")

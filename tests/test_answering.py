@@ -125,7 +125,7 @@ def test_retrieval_alone_gives_passages_with_pages(sample_index: Path, embedder)
     retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
     answer = Assistant(retriever, None).ask("alarm AL-205")
     assert answer.answered and answer.citations[0].page == 3
-    assert "AL-205 Chuck pressure low (below 15 bar)" in answer.citations[0].text
+    assert "AL-205 | Chuck pressure low (below 15 bar) | Check the hydraulic unit" in answer.citations[0].text
 
 
 def test_filters_by_tag_and_document(sample_index: Path, embedder) -> None:

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from assistant.service import open_retriever
 from indexes.settings import load_settings
 from indexes.store import IndexStore
-from ingest.ocr import survey_pdf
+from ingest.pdf_survey import survey_pdf
 from ingest.pipeline import IngestRun
 from tests.conftest import CORPUS, SAMPLE_DOCS, copy_samples, needs_corpus
 
@@ -157,3 +157,30 @@ def test_ocr_mode_always_keeps_text_layer_pages_as_they_are(embedder, tmp_path: 
     if shutil.which("tesseract"):
         assert report.ocr_pages == 0, "OCR of a text page adds no words, so the text layer is kept"
     assert {c["text_source"] for c in _chunks(settings.index_path, "HP-200_Hydraulic_Press_SOP.pdf")} == {"text-layer"}
+
+
+def test_a_ruled_table_of_the_text_layer_keeps_wrapped_cells_in_their_row(sample_index: Path) -> None:
+    chunks = _chunks(sample_index, "HP-200_Hydraulic_Press_SOP.pdf")
+    schedule = next(c for c in chunks if "Every 500 hours" in c["text"])
+    assert schedule["text_source"] == "text-layer"
+    lines = schedule["text"].splitlines()
+    assert "Task | Interval | Responsible" in lines
+    assert "Test light curtain with test rod LC-TR30 | Every shift | Operator" in lines
+    assert "Replace return-line filter element HF-2040 | Every 500 hours | Maintenance" in lines
+
+
+@needs_corpus
+def test_ruled_tables_of_real_manuals_come_out_row_by_row() -> None:
+    def table_lines(name: str, page: int) -> list[str]:
+        survey = survey_pdf(CORPUS / name)[page - 1]
+        return [line for table in survey.tables for line in table.text.splitlines()]
+
+    particles = table_lines("DOE-HDBK-1019-1-93_Nuclear_Physics_Reactor_Theory_Vol1.pdf", 28)
+    assert particles[:3] == [
+        "TABLE 1 Properties of Subatomic Particles",
+        "Particle | Location | Charge | Mass",
+        "Neutron | Nucleus | none | 1.008665 amu",
+    ]
+    releases = table_lines("LinuxCNC_Getting_Started.pdf", 16)
+    assert releases[0] == "Distribution | Architecture | Kernel | Package name | Typical use"
+    assert "Debian Buster | amd64 & armhf | preemp-rt | linuxcnc-uspace | machine control & simulation" in releases

@@ -1,0 +1,118 @@
+"""What each PDF page is made of, from PDFium's object list (2-8 ms a page): enough to choose how
+to read it, and, while the page is open, its ruled tables and tick grid (ingest/grids.py).
+
+- "scan": little text-layer text and one image covering much of the page;
+- "vector": little text-layer text and hundreds of glyph-sized vector paths (text converted to
+  outlines, typically a table);
+- tick marks: small images of one size, three or more (check marks in a schedule grid);
+- rules: lines and cell rectangles (the borders of a ruled table).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ingest.grids import Box, Grid, TextRun, ruled_tables, tick_map
+
+_SPARSE_CHARS_PER_SQ_IN = 6.0  # ordinary text pages here hold 10-35 text-layer characters per square inch
+_SCAN_IMAGE_SHARE = 0.3
+_VECTOR_GLYPHS = 200
+_GLYPH_MAX_PT = 20.0
+_TICK_MAX_PT = 40.0
+_MIN_TICKS = 3
+_RULE_THIN_PT = 2.0
+_CELL_MIN_W, _CELL_MIN_H = 20.0, 8.0  # smaller rectangles are glyphs or bullets, not table cells
+_MIN_RULES = 4
+
+# PDFium is not thread-safe: every call into it from ingest holds this lock.
+PDFIUM_LOCK = threading.Lock()
+
+
+@dataclass
+class PageSurvey:
+    """What a page is made of, as far as choosing how to read it goes."""
+
+    index: int
+    kind: Literal["scan", "vector"] | None
+    tables: list[Grid] = field(default_factory=list)  # ruled tables of the text layer, row by row
+    tick_map: Grid | None = None  # a grid of tick images, as task → intervals
+
+
+def survey_pdf(path: Path) -> list[PageSurvey]:
+    """Every page's kind, its tick-sized images, its rules and, where those exist, its text runs."""
+    import pypdfium2
+
+    with PDFIUM_LOCK:
+        pdf = pypdfium2.PdfDocument(str(path))
+        try:
+            return [_survey_page(page, i) for i, page in enumerate(pdf)]
+        finally:
+            pdf.close()
+
+
+def _survey_page(page: Any, index: int) -> PageSurvey:
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    area = max(width * height, 1.0)
+    largest_image, glyphs = 0.0, 0
+    images: list[Box] = []
+    rules: list[Box] = []
+    for obj in page.get_objects(max_depth=3):
+        box: Box = tuple(obj.get_bounds())
+        w, h = box[2] - box[0], box[3] - box[1]
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            largest_image = max(largest_image, w * h / area)
+            images.append(box)
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_PATH:
+            if w < _GLYPH_MAX_PT and h < _GLYPH_MAX_PT:
+                glyphs += 1
+            if _is_rule(w, h, area):
+                rules.append(box)
+    textpage = page.get_textpage()
+    chars_per_sq_in = textpage.count_chars() / (area / 72**2)
+    kind: Literal["scan", "vector"] | None = None
+    if chars_per_sq_in < _SPARSE_CHARS_PER_SQ_IN:
+        if largest_image > _SCAN_IMAGE_SHARE:
+            kind = "scan"
+        elif glyphs > _VECTOR_GLYPHS:
+            kind = "vector"
+    survey = PageSurvey(index, kind)
+    ticks = _tick_boxes(images)
+    if kind is None and (ticks or len(rules) >= _MIN_RULES):
+        runs = _text_runs(textpage)
+        survey.tables = ruled_tables(rules, runs, ticks, lambda box: str(textpage.get_text_bounded(*box)))
+        survey.tick_map = tick_map(ticks, runs)
+    textpage.close()
+    return survey
+
+
+def _is_rule(w: float, h: float, page_area: float) -> bool:
+    """A horizontal or vertical line, or a cell-sized rectangle (not a page background)."""
+    line = (h < _RULE_THIN_PT and w > _CELL_MIN_W) or (w < _RULE_THIN_PT and h > _CELL_MIN_H)
+    cell = w >= _CELL_MIN_W and h >= _CELL_MIN_H and w * h < 0.25 * page_area
+    return line or cell
+
+
+def _tick_boxes(images: list[Box]) -> list[Box]:
+    """Small images of one size, at least three: check marks in a grid."""
+    small = [b for b in images if 2 < b[2] - b[0] < _TICK_MAX_PT and 2 < b[3] - b[1] < _TICK_MAX_PT]
+    if len(small) < _MIN_TICKS:
+        return []
+    typical = statistics.median((b[2] - b[0]) * (b[3] - b[1]) for b in small)
+    alike = [b for b in small if 0.5 * typical <= (b[2] - b[0]) * (b[3] - b[1]) <= 2 * typical]
+    return alike if len(alike) >= _MIN_TICKS else []
+
+
+def _text_runs(textpage: Any) -> list[TextRun]:
+    runs = []
+    for i in range(textpage.count_rects()):
+        box = textpage.get_rect(i)
+        text = textpage.get_text_bounded(*box).strip()
+        if text:
+            runs.append(TextRun(tuple(box), text))
+    return runs
