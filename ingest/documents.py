@@ -29,6 +29,7 @@ class ParsedDocument:
     # One-line notes for the engineer (e.g. a scanned page that cannot be searched yet).
     notices: list[str] = field(default_factory=list)
     ocr_pages: int = 0  # pages whose text came from OCR
+    ocr_read: int = 0  # pages OCR read, kept or not (figure pages add no words and are not kept)
     ocr_pending: list[int] = field(default_factory=list)  # pages that need OCR it could not run
     ocr_seconds: float = 0.0
 

@@ -16,16 +16,20 @@ real scans from figure pages the survey also flags. Pages are rendered at 200 dp
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import re
 import shutil
 import statistics
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from indexes.errors import ShopfloorError
 from ingest.cleaning import normalize_text
 from ingest.documents import Page, ParsedDocument
 from ingest.grids import replace_lines
@@ -42,6 +46,10 @@ _MIN_NEW_WORDS = 30  # OCR text must add this many words the text layer lacks...
 _MIN_WORDS_BLANK_PAGE = 8  # ...or this many where the page has no text layer at all
 _CELL_GAP = 1.5  # a gap wider than this many letter heights separates two table cells
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+|\d+(?:[.,]\d+)?")
+
+
+class OcrError(ShopfloorError):
+    """tesseract could not read a page (a missing language pack, a crash)."""
 
 
 @dataclass
@@ -80,15 +88,14 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
             started = time.perf_counter()
             _ocr_pages(document, wanted, by_number, options)
             document.ocr_seconds += time.perf_counter() - started
-        else:
-            document.ocr_pending = [s.index + 1 for s in wanted if s.kind is not None]
-    if document.ocr_pending:
-        listed = ", ".join(map(str, document.ocr_pending))
-        document.notices = [n for n in document.notices if "has no text layer" not in n]
-        document.notices.append(
-            f"{document.path.name}: pages {listed} need OCR (scanned or drawn as outlines) but tesseract is not "
-            "installed; not searchable until it is (apt install tesseract-ocr) and you ingest again"
-        )
+        elif pending := [s.index + 1 for s in wanted if s.kind is not None]:
+            document.ocr_pending = pending
+            document.notices = [n for n in document.notices if "has no text layer" not in n]
+            document.notices.append(
+                f"{document.path.name}: pages {', '.join(map(str, pending))} need OCR (scanned or drawn as outlines) "
+                "but tesseract is not installed; not searchable until it is (apt install tesseract-ocr) and you "
+                "ingest again"
+            )
     if extra:
         pages: list[Page] = []
         for page in document.pages:
@@ -110,18 +117,26 @@ def _ocr_pages(
         pdf = pypdfium2.PdfDocument(str(document.path))
     try:
 
-        def read(survey: PageSurvey) -> tuple[PageSurvey, str]:
+        def read(survey: PageSurvey) -> tuple[PageSurvey, str | OcrError]:
             with PDFIUM_LOCK:
                 image = pdf[survey.index].render(scale=options.dpi / 72, grayscale=True).to_pil()
-            if survey.kind == "vector":
-                return survey, ocr_table(image, options.languages)
-            return survey, ocr_text(image, options.languages)
+            try:
+                if survey.kind == "vector":
+                    return survey, ocr_table(image, options.languages)
+                return survey, ocr_text(image, options.languages)
+            except subprocess.TimeoutExpired:
+                return survey, OcrError("tesseract took over 5 minutes")
+            except OcrError as exc:
+                return survey, exc
 
-        # One thread per tesseract: 1.8 s a page instead of 6-15 s, and one process per core.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        failed: list[tuple[int, str]] = []
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="ocr") as pool:
             for survey, raw in pool.map(read, wanted):
                 page = by_number.get(survey.index + 1)
+                if isinstance(raw, OcrError):
+                    failed.append((survey.index + 1, str(raw)))
+                    continue
+                document.ocr_read += 1
                 if page is None:
                     continue
                 text = normalize_text(raw)
@@ -131,6 +146,11 @@ def _ocr_pages(
                     document.ocr_pages += 1
                     if page.number in document.pages_without_text:
                         document.pages_without_text.remove(page.number)
+        if failed:
+            # Read again on the next ingest, once the cause (a missing language pack, say) is fixed.
+            document.ocr_pending += [number for number, _ in failed]
+            pages = ", ".join(str(number) for number, _ in failed)
+            document.notices.append(f"{document.path.name}: OCR failed on pages {pages} ({failed[0][1]})")
     finally:
         with PDFIUM_LOCK:
             pdf.close()
@@ -149,23 +169,38 @@ def adds_words(text_layer: str, ocr: str) -> bool:
 
 def ocr_text(image: Image, languages: str) -> str:
     """A scanned page in reading order (tesseract's automatic layout: columns are followed)."""
-    import pytesseract
-
-    return str(pytesseract.image_to_string(image, lang=languages, config="--psm 3"))
+    return _tesseract(image, languages, "3")
 
 
 def ocr_table(image: Image, languages: str) -> str:
-    """A page read straight across (one block), with wide gaps between words made cell borders."""
-    import pytesseract
+    """A page read straight across a row, with wide gaps between words made cell borders."""
+    lines: dict[tuple[str, str, str], list[tuple[int, int, int, str]]] = {}
+    for row in csv.DictReader(
+        io.StringIO(_tesseract(image, languages, "4", "tsv")), delimiter="\t", quoting=csv.QUOTE_NONE
+    ):
+        word = (row.get("text") or "").strip().strip("|[]")  # cell borders read as glyphs
+        if word and float(row["conf"]) >= 0:
+            key = (row["block_num"], row["par_num"], row["line_num"])
+            lines.setdefault(key, []).append((int(row["left"]), int(row["width"]), int(row["height"]), word))
+    ordered = sorted(lines.items(), key=lambda item: tuple(int(part) for part in item[0]))
+    return "\n".join(_cells(words) for _, words in ordered)
 
-    data = pytesseract.image_to_data(image, lang=languages, config="--psm 4", output_type=pytesseract.Output.DICT)
-    lines: dict[tuple[int, int, int], list[tuple[int, int, int, str]]] = {}
-    for i, raw in enumerate(data["text"]):
-        word = raw.strip().strip("|[]")  # cell borders read as glyphs
-        if word and float(data["conf"][i]) >= 0:
-            key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-            lines.setdefault(key, []).append((data["left"][i], data["width"][i], data["height"][i], word))
-    return "\n".join(_cells(words) for _, words in sorted(lines.items()))
+
+def _tesseract(image: Image, languages: str, psm: str, *output: str) -> str:
+    """Run the tesseract program on one page image (PNG on stdin, text or TSV on stdout).
+
+    OMP_THREAD_LIMIT=1 goes to tesseract alone: 1.8 s a page instead of 6-15 s, one process per
+    core. Set in our own environment it would also cap torch's threads for the embedding model."""
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    command = ["tesseract", "stdin", "stdout", "-l", languages, "--psm", psm, *output]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run(command, input=png.getvalue(), capture_output=True, env=env, timeout=300, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        cause = next((line for line in lines if line.startswith("Failed loading language")), None)
+        raise OcrError(cause or (lines[-1] if lines else f"tesseract exited with {done.returncode}"))
+    return done.stdout.decode("utf-8", errors="replace")
 
 
 def _cells(words: list[tuple[int, int, int, str]]) -> str:

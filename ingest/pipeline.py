@@ -73,6 +73,7 @@ class IngestReport:
     embedded_chunks: int = 0
     reused_chunks: int = 0
     ocr_pages: int = 0
+    ocr_read: int = 0
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -327,6 +328,7 @@ class IngestRun:
         report.timings["read"] += mid - started - document.ocr_seconds
         report.timings["ocr"] += document.ocr_seconds
         report.ocr_pages += document.ocr_pages
+        report.ocr_read += document.ocr_read
         chunks = chunk_pages(strip_running_lines(document.pages), self.settings.chunk_tokens, self._token_counter.count)
         if not chunks:
             raise DocumentError(source.path, "no text to index after cleaning")

@@ -184,3 +184,15 @@ def test_ruled_tables_of_real_manuals_come_out_row_by_row() -> None:
     releases = table_lines("LinuxCNC_Getting_Started.pdf", 16)
     assert releases[0] == "Distribution | Architecture | Kernel | Package name | Typical use"
     assert "Debian Buster | amd64 & armhf | preemp-rt | linuxcnc-uspace | machine control & simulation" in releases
+
+
+@needs_tesseract
+def test_a_missing_language_pack_is_named_and_the_rest_ingested(embedder, tmp_path: Path) -> None:
+    settings = load_settings(index_dir=tmp_path / "index", ocr_languages="klingon")
+    docs = copy_samples(tmp_path / "docs", GENERATOR)
+    report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
+    assert report.count("ingested") == 1 and report.ocr_pages == 0
+    [notice] = report.notices
+    assert notice.startswith(f"{GENERATOR}: OCR failed on pages 2 (") and "klingon" in notice
+    manifest = IndexStore(settings.index_path).read_manifest()
+    assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2], "read again next time"
