@@ -186,14 +186,20 @@ GEN5_TROUBLES = [
 ]
 
 
+def _titled_pdf(title: str) -> FPDF:
+    """A one-column A4 document whose first page starts with its title, body font set."""
+    pdf = FPDF(format="A4")
+    pdf.set_title(title)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.multi_cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    return pdf
+
+
 def build_generator() -> Path:
     """Page 1 ordinary text; page 2 the troubleshooting table converted to outlines by Ghostscript."""
-    intro = FPDF(format="A4")
-    intro.set_title("Portable Generator GEN-5 - Troubleshooting Guide")
-    intro.add_page()
-    intro.set_font("Helvetica", "B", 18)
-    intro.multi_cell(0, 10, "Portable Generator GEN-5 - Troubleshooting Guide", new_x="LMARGIN", new_y="NEXT")
-    intro.set_font("Helvetica", "", 11)
+    intro = _titled_pdf("Portable Generator GEN-5 - Troubleshooting Guide")
     for paragraph in (
         "Guide TG-GEN5, revision 2, 2026-05-11. Use the table on the next page to find the cause of a fault. "
         "Work through the causes of a symptom in the order listed.",
@@ -253,12 +259,7 @@ def _tick_png() -> bytes:
 
 
 def build_mixer() -> Path:
-    pdf = FPDF(format="A4")
-    pdf.set_title("Mixer MX-30 - Maintenance Schedule")
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, "Mixer MX-30 - Maintenance Schedule", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 11)
+    pdf = _titled_pdf("Mixer MX-30 - Maintenance Schedule")
     pdf.multi_cell(
         0, 7,
         "Schedule MS-MX30, revision 1, 2026-04-20. A tick marks when each task is due. Lock out the mixer "
