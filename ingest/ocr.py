@@ -71,7 +71,7 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
     lists those that need OCR it could not run."""
     surveys = survey_pdf(document.path)
     by_number = {page.number: page for page in document.pages}
-    extra: dict[int, Page] = {}
+    extra: dict[int | None, list[Page]] = {}
     for survey in surveys:
         page = by_number.get(survey.index + 1)
         if page is None:
@@ -79,14 +79,15 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
         for table in survey.tables:
             page.text = replace_lines(page.text, table, table.text) or page.text
         if (grid := survey.tick_map) is not None:
-            extra[survey.index + 1] = Page(page.number, grid.text, page.label, source="tick-map")
+            extra.setdefault(page.number, []).append(Page(page.number, grid.text, page.label, source="tick-map"))
             # The grid's labels, read bare from the text layer, say nothing without their ticks.
             page.text = replace_lines(page.text, grid, None) or page.text
     wanted = [s for s in surveys if s.kind is not None or options.mode == "always"]
     if wanted and options.mode != "never":
         if tesseract_available():
             started = time.perf_counter()
-            _ocr_pages(document, wanted, by_number, options)
+            for page in _ocr_pages(document, wanted, by_number, options):
+                extra.setdefault(page.number, []).append(page)
             document.ocr_seconds += time.perf_counter() - started
         elif pending := [s.index + 1 for s in wanted if s.kind is not None]:
             document.ocr_pending = pending
@@ -99,9 +100,7 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
     if extra:
         pages: list[Page] = []
         for page in document.pages:
-            pages.append(page)
-            if page.number in extra:
-                pages.append(extra[page.number])
+            pages += [page, *extra.pop(page.number, [])]
         document.pages = pages
 
 
@@ -110,7 +109,10 @@ def _ocr_pages(
     wanted: list[PageSurvey],
     by_number: dict[int | None, Page],
     options: OcrOptions,
-) -> None:
+) -> list[Page]:
+    """OCR the wanted pages, a worker per core. A page with little text-layer text takes the OCR
+    text as its own; beside a real text layer (--ocr always) the OCR text is returned as an extra
+    page, so the text layer's cleaner text is never lost."""
     import pypdfium2
 
     with PDFIUM_LOCK:
@@ -130,6 +132,7 @@ def _ocr_pages(
                 return survey, exc
 
         failed: list[tuple[int, str]] = []
+        added: list[Page] = []
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="ocr") as pool:
             for survey, raw in pool.map(read, wanted):
                 page = by_number.get(survey.index + 1)
@@ -140,12 +143,16 @@ def _ocr_pages(
                 if page is None:
                     continue
                 text = normalize_text(raw)
-                if adds_words(page.text, text):
-                    page.text = text
-                    page.source = "ocr-table" if survey.kind == "vector" else "ocr"
-                    document.ocr_pages += 1
-                    if page.number in document.pages_without_text:
-                        document.pages_without_text.remove(page.number)
+                if not adds_words(page.text, text):
+                    continue
+                source = "ocr-table" if survey.kind == "vector" else "ocr"
+                document.ocr_pages += 1
+                if len(_WORD.findall(page.text)) >= _MIN_NEW_WORDS:
+                    added.append(Page(page.number, text, page.label, source=source))
+                    continue
+                page.text, page.source = text, source
+                if page.number in document.pages_without_text:
+                    document.pages_without_text.remove(page.number)
         if failed:
             # Read again on the next ingest, once the cause (a missing language pack, say) is fixed.
             document.ocr_pending += [number for number, _ in failed]
@@ -156,6 +163,7 @@ def _ocr_pages(
             pdf.close()
     recovered = {p.number for p in document.pages if p.source.startswith("ocr")}
     document.notices[:] = [n for n in document.notices if not any(f"page {i} has" in n for i in recovered)]
+    return added
 
 
 def adds_words(text_layer: str, ocr: str) -> bool:

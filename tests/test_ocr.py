@@ -196,3 +196,29 @@ def test_a_missing_language_pack_is_named_and_the_rest_ingested(embedder, tmp_pa
     assert notice.startswith(f"{GENERATOR}: OCR failed on pages 2 (") and "klingon" in notice
     manifest = IndexStore(settings.index_path).read_manifest()
     assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2], "read again next time"
+
+
+@needs_corpus
+@needs_tesseract
+def test_the_text_of_a_scanned_picture_is_added_beside_a_real_text_layer(embedder, tmp_path: Path) -> None:
+    import pypdfium2
+    from fpdf import FPDF
+
+    picture = tmp_path / "brochure.png"
+    pypdfium2.PdfDocument(str(SCAN))[0].render(scale=150 / 72).to_pil().save(picture)
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 11)
+    words = "Unpack the sequencer, check the power supply voltage and connect the MIDI cables before use. " * 4
+    pdf.multi_cell(0, 6, words)
+    pdf.image(str(picture), x=20, y=60, w=130)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdf.output(str(docs / "leaflet.pdf"))
+
+    settings = load_settings(index_dir=tmp_path / "index")
+    assert IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs]).ocr_pages == 1
+    chunks = _chunks(settings.index_path, "leaflet.pdf")
+    by_source = {s: " ".join(c["text"] for c in chunks if c["text_source"] == s) for s in ("text-layer", "ocr")}
+    assert "connect the MIDI cables" in by_source["text-layer"], "the text layer is kept as it was"
+    assert "TIMING CORRECTION" in by_source["ocr"], "and the picture's text is added beside it"
