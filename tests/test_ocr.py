@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from typer.testing import CliRunner
 
 from assistant.service import open_retriever
 from indexes.settings import load_settings
@@ -19,6 +20,7 @@ from indexes.store import IndexStore
 from ingest.pdf_survey import survey_pdf
 from ingest.pipeline import IngestRun
 from tests.conftest import CORPUS, SAMPLE_DOCS, copy_samples, needs_corpus
+from ui.cli import app
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
 
@@ -132,6 +134,8 @@ def test_without_tesseract_pages_are_reported_then_read_once_it_is_installed(
     ]
     manifest = store.read_manifest()
     assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2]
+    listing = CliRunner().invoke(app, ["docs", "--index", str(settings.index_path)], env={"COLUMNS": "300"})
+    assert "pages 2" in listing.output, "shopfloor docs says which pages are not searchable"
     second = IngestRun(settings, store, embedder=embedder).run([docs])
     assert (second.count("replaced"), second.ocr_pages) == (1, 1)
     third = IngestRun(settings, store, embedder=embedder).run([docs])

@@ -186,11 +186,13 @@ def docs(
         out.print(f"No documents in {settings.index_path} yet; run `shopfloor ingest PATH`.")
         return
     table = Table(title=f"{len(records)} documents in {settings.index_path}")
-    for column in ("document", "title", "revision", "pages", "chunks", "tags", "ingested"):
+    for column in ("document", "title", "revision", "pages", "chunks", "tags", "ingested", "not searchable"):
         table.add_column(column)
     for r in sorted(records, key=lambda r: r.doc_id):
         tags = " ".join(f"{k}={v}" for k, v in r.tags.items())
-        table.add_row(r.doc_id, r.title, r.revision or "", str(r.pages), str(r.chunks), tags, r.ingested_at)
+        unread = sorted(set(r.pages_without_text) | set(r.ocr_pending))
+        missing = f"pages {', '.join(map(str, unread))}" if unread else ""
+        table.add_row(r.doc_id, r.title, r.revision or "", str(r.pages), str(r.chunks), tags, r.ingested_at, missing)
     out.print(table)
 
 
