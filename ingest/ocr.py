@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -58,6 +59,8 @@ class OcrOptions:
     languages: str = "eng"
     dpi: int = 200
     workers: int = 2
+    # Called after each page OCR reads: a scanned manual takes minutes, and the bar should move.
+    on_page: Callable[[], None] | None = None
 
 
 def tesseract_available() -> bool:
@@ -140,6 +143,8 @@ def _ocr_pages(
                     failed.append((survey.index + 1, str(raw)))
                     continue
                 document.ocr_read += 1
+                if options.on_page is not None:
+                    options.on_page()
                 if page is None:
                     continue
                 text = normalize_text(raw)

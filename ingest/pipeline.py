@@ -334,7 +334,7 @@ class IngestRun:
             raise DocumentError(source.path, "no text to index after cleaning")
         nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]
         report.timings["chunk"] += time.perf_counter() - mid
-        self.progress.advance(pages=len({p.number for p in document.pages}), ocr_pages=document.ocr_pages)
+        self.progress.advance(pages=len({p.number for p in document.pages}))
         record = DocumentRecord(
             doc_id=source.doc_id,
             source=str(source.path.resolve()),
@@ -355,7 +355,13 @@ class IngestRun:
     @cached_property
     def _ocr_options(self) -> OcrOptions:
         s = self.settings
-        return OcrOptions(mode=s.ocr, languages=s.ocr_languages, dpi=s.ocr_dpi, workers=s.threads)
+        return OcrOptions(
+            mode=s.ocr,
+            languages=s.ocr_languages,
+            dpi=s.ocr_dpi,
+            workers=s.threads,
+            on_page=lambda: self.progress.advance(ocr_pages=1),
+        )
 
     @cached_property
     def _token_counter(self) -> TokenCounter:

@@ -226,3 +226,22 @@ def test_the_text_of_a_scanned_picture_is_added_beside_a_real_text_layer(embedde
     by_source = {s: " ".join(c["text"] for c in chunks if c["text_source"] == s) for s in ("text-layer", "ocr")}
     assert "connect the MIDI cables" in by_source["text-layer"], "the text layer is kept as it was"
     assert "TIMING CORRECTION" in by_source["ocr"], "and the picture's text is added beside it"
+
+
+@needs_tesseract
+def test_progress_counts_ocr_pages_as_they_are_read(settings, embedder, tmp_path: Path) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.ocr_pages = self.pages = 0
+
+        def start(self, documents: int) -> None:
+            pass
+
+        def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0, ocr_pages: int = 0) -> None:
+            self.pages += pages
+            self.ocr_pages += ocr_pages
+
+    recorder = Recorder()
+    docs = copy_samples(tmp_path / "docs", GENERATOR, "HP-200_Hydraulic_Press_SOP.pdf")
+    IngestRun(settings, IndexStore(settings.index_path), progress=recorder, embedder=embedder).run([docs])
+    assert (recorder.pages, recorder.ocr_pages) == (6, 1)

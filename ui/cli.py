@@ -92,7 +92,7 @@ class _BarProgress:
         secs = max(time.perf_counter() - self._started, 1e-6)
         rates = f"{self._pages} pages {self._pages / secs:.1f}/s · {self._chunks} chunks {self._chunks / secs:.1f}/s"
         if self._ocr_pages:
-            rates += f" · {self._ocr_pages} OCR pages"
+            rates += f" · {self._ocr_pages} pages OCR'd {self._ocr_pages / secs:.2f}/s"
         self._progress.update(self._task, advance=documents, rates=rates)
 
 
