@@ -134,7 +134,10 @@ def _cells(cluster: list[Box], runs: list[TextRun], text_in: Callable[[Box], str
     for bottom, top in reversed(list(itertools.pairwise(ys))):  # top row first
         middle = (bottom + top) / 2
         xs = _edges([x for b in uprights if b[1] - _MERGE_PT <= middle <= b[3] + _MERGE_PT for x in (b[0], b[2])])
-        for low, high in reversed(_sub_rows(runs, xs, bottom, top)):
+        header_seen = any(sum(map(bool, row)) >= 2 for row in rows)
+        # The header row is never split: its cells wrap in step ("Step / Time", "Step / Space").
+        bands = _sub_rows(runs, xs, bottom, top) if header_seen else [(bottom, top)]
+        for low, high in reversed(bands):
             row = [_clean(text_in((left, low, right, high))) for left, right in itertools.pairwise(xs)]
             while row and not row[-1]:
                 row.pop()
