@@ -23,10 +23,16 @@ _ROMAN = re.compile(r"\b[ivxlcdm]+\b", re.IGNORECASE)
 _EDGE_LINES = 3
 
 
+# Control characters other than tab and newline: PDF text extraction leaks them from symbol fonts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def normalize_text(text: str) -> str:
     """Unicode-normalise (ligatures, full-width forms), join line-end hyphenation, tidy spaces."""
     text = unicodedata.normalize("NFKC", text).replace("\u00ad", "")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # PDFium marks a word hyphenated at a line end with U+0002: the word is joined again.
+    text = _CONTROL.sub("", text.replace("\x02\n", ""))
     text = _LINE_END_HYPHEN.sub(r"\1\2\n", text)
     lines = (_SPACES.sub(" ", _DOT_LEADER.sub(" ... ", line)).strip() for line in text.split("\n"))
     return "\n".join(lines)

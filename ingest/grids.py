@@ -164,7 +164,7 @@ def _sub_rows(runs: list[TextRun], xs: list[float], bottom: float, top: float) -
 
 
 def _clean(text: str) -> str:
-    return normalize_text(" ".join(text.split()))
+    return " ".join(normalize_text(text).split())
 
 
 def tick_map(ticks: list[Box], runs: list[TextRun]) -> Grid | None:

@@ -188,6 +188,9 @@ def test_ruled_tables_of_real_manuals_come_out_row_by_row() -> None:
     releases = table_lines("LinuxCNC_Getting_Started.pdf", 16)
     assert releases[0] == "Distribution | Architecture | Kernel | Package name | Typical use"
     assert "Debian Buster | amd64 & armhf | preemp-rt | linuxcnc-uspace | machine control & simulation" in releases
+    drivers = table_lines("LinuxCNC_Integrator.pdf", 8)
+    assert "| Step Time | Step Space |" in drivers[0], "a header whose cells wrap stays one row"
+    assert drivers[1].startswith("Chinese Blue Boards | TB6560 CNC Stepper Motor Driver Controller Board | 150000")
 
 
 @needs_tesseract

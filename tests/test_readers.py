@@ -106,6 +106,8 @@ def test_bad_input_is_one_clear_error_naming_the_file(tmp_path: Path, name: str,
 def test_normalisation_fixes_ligatures_hyphenation_and_dot_leaders() -> None:
     text = normalize_text("Replace the ﬁlter of the hydrau-\nlic unit\u00a0now.\nSafety ........ 12")
     assert text == "Replace the filter of the hydraulic\nunit now.\nSafety ... 12"
+    # PDFium's mark for a word hyphenated at a line end, and control characters from symbol fonts
+    assert normalize_text("TB6560 Driver Con\x02\r\ntroller\x05 Board") == "TB6560 Driver Controller Board"
 
 
 def test_running_headers_and_footers_are_stripped_but_body_kept() -> None:
