@@ -105,6 +105,8 @@ class Embedder:
         self.spec = EmbeddingSpec.from_model_path(self.model_path)
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
+        if backend != "auto" and backend not in BACKENDS:
+            raise ShopfloorError(f"unknown embed_backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
         self.requested_backend = backend
         self.cache_dir = cache_dir or default_cache_dir()
 
@@ -141,10 +143,6 @@ class Embedder:
             return STOCK
         if self.requested_backend == "auto":
             return self.calibration.chosen
-        if self.requested_backend not in BACKENDS:
-            raise ShopfloorError(
-                f"unknown embed_backend {self.requested_backend!r}; choose auto or one of {', '.join(BACKENDS)}"
-            )
         return self.requested_backend
 
     @property

@@ -33,6 +33,11 @@ class ParsedDocument:
     ocr_pending: list[int] = field(default_factory=list)  # pages that need OCR it could not run
     ocr_seconds: float = 0.0
 
+    @property
+    def page_count(self) -> int:
+        """Physical pages (a tick map or an OCR reading beside a page is not a page of its own)."""
+        return len({page.number for page in self.pages})
+
 
 @dataclass
 class Chunk:

@@ -72,7 +72,13 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
     and a tick grid is mapped (both from positions, no OCR); OCR'd pages replace their empty or
     outlined text. Each page records its text source; the document counts its OCR'd pages and
     lists those that need OCR it could not run."""
-    surveys = survey_pdf(document.path)
+    import pypdfium2
+
+    try:
+        surveys = survey_pdf(document.path)
+    except pypdfium2.PdfiumError as exc:  # pypdf read it; what PDFium cannot read keeps its text layer
+        document.notices.append(f"{document.path.name}: PDFium cannot read it ({exc}); no OCR or table layout")
+        return
     by_number = {page.number: page for page in document.pages}
     extra: dict[int | None, list[Page]] = {}
     for survey in surveys:
@@ -94,7 +100,6 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
             document.ocr_seconds += time.perf_counter() - started
         elif pending := [s.index + 1 for s in wanted if s.kind is not None]:
             document.ocr_pending = pending
-            document.notices = [n for n in document.notices if "has no text layer" not in n]
             document.notices.append(
                 f"{document.path.name}: pages {', '.join(map(str, pending))} need OCR (scanned or drawn as outlines) "
                 "but tesseract is not installed; not searchable until it is (apt install tesseract-ocr) and you "
@@ -166,8 +171,6 @@ def _ocr_pages(
     finally:
         with PDFIUM_LOCK:
             pdf.close()
-    recovered = {p.number for p in document.pages if p.source.startswith("ocr")}
-    document.notices[:] = [n for n in document.notices if not any(f"page {i} has" in n for i in recovered)]
     return added
 
 

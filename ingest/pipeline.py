@@ -241,9 +241,6 @@ class IngestRun:
         new_docs: dict[str, DocumentRecord] = {}
         new_nodes: list[TextNode] = []
         new_vectors: list[np.ndarray] = []
-        if manifest is not None and todo:
-            # The model matched at load; the backend's vectors must match too, checked before any work.
-            self.store.check_compatible(manifest, self.embedder.space, self.embedder.backend)
         self.progress.start(len(todo))
         for source, prepared in self._read_ahead(todo, old_docs, tags, report):
             self.progress.advance(documents=1)
@@ -251,7 +248,7 @@ class IngestRun:
                 report.outcomes.append(Outcome(source.doc_id, "skipped", reason=str(prepared)))
                 continue
             record, nodes = prepared
-            new_vectors.append(self._embed(nodes, previous.vectors_by_hash, report))
+            new_vectors.append(self._embed(nodes, previous.vectors_by_hash, manifest, report))
             status = "replaced" if source.doc_id in old_docs else "ingested"
             report.outcomes.append(Outcome(source.doc_id, status, record.pages, record.chunks))
             new_docs[source.doc_id] = record
@@ -267,7 +264,7 @@ class IngestRun:
         stored = previous.snapshot.vectors() if kept_ids else {}
         dim = manifest.embedding_dim if manifest is not None else self.embedder.dim
         vectors = np.vstack([np.zeros((0, dim), np.float32)] + [stored[i][None, :] for i in kept_ids] + new_vectors)
-        space, backend = self._vector_space(manifest, embedded=bool(new_docs))
+        space, backend = self._vector_space(manifest, embedded=report.embedded_chunks > 0)
         new_manifest = Manifest(
             embedding_model=self.spec.name,
             embedding_fingerprint=space,
@@ -280,7 +277,8 @@ class IngestRun:
         report.timings["write"] += time.perf_counter() - started
 
     def _vector_space(self, manifest: Manifest | None, *, embedded: bool) -> tuple[str, str]:
-        """The space and backend to record; a removal alone keeps the index's own."""
+        """The space and backend to record; with no new vector (a removal, reused passages) the
+        index keeps its own, and no calibration is needed to know it."""
         if manifest is not None and not embedded:
             return manifest.embedding_fingerprint, manifest.embedding_backend
         return self.embedder.space, self.embedder.backend
@@ -334,7 +332,7 @@ class IngestRun:
             raise DocumentError(source.path, "no text to index after cleaning")
         nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]
         report.timings["chunk"] += time.perf_counter() - mid
-        self.progress.advance(pages=len({p.number for p in document.pages}))
+        self.progress.advance(pages=document.page_count)
         record = DocumentRecord(
             doc_id=source.doc_id,
             source=str(source.path.resolve()),
@@ -342,7 +340,7 @@ class IngestRun:
             size=source.path.stat().st_size,
             title=document.title,
             revision=document.revision,
-            pages=len({p.number for p in document.pages}),
+            pages=document.page_count,
             chunk_ids=[n.node_id for n in nodes],
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             tags=tags,
@@ -367,14 +365,21 @@ class IngestRun:
     def _token_counter(self) -> TokenCounter:
         return TokenCounter(self.settings.embed_model)
 
-    def _embed(self, nodes: list[TextNode], old: dict[str, np.ndarray], report: IngestReport) -> np.ndarray:
-        """Vectors for the nodes; a passage embedded before (same heading and text) is reused."""
+    def _embed(
+        self, nodes: list[TextNode], old: dict[str, np.ndarray], live: Manifest | None, report: IngestReport
+    ) -> np.ndarray:
+        """Vectors for the nodes; a passage embedded before (same heading and text) is reused.
+
+        Before the first new vector, the backend is checked against the live index's vector space
+        (the model itself was checked at start): nothing is embedded, or written, that would mix."""
         vectors: list[np.ndarray | None] = [old.get(n.metadata["content_hash"]) for n in nodes]
         missing = [i for i, v in enumerate(vectors) if v is None]
         report.reused_chunks += len(nodes) - len(missing)
+        if missing and live is not None and report.embedded_chunks == 0:
+            self.store.check_compatible(live, self.embedder.space, self.embedder.backend)
         if missing and self._embedder is None:
             began = time.perf_counter()
-            self.embedder.llama_embedding  # noqa: B018 - load the model outside the embed timing
+            self.embedder.encoder  # noqa: B018 - load the model outside the embed timing
             report.timings["load"] += time.perf_counter() - began
         batch = self.settings.embed_batch_size
         for start in range(0, len(missing), batch):

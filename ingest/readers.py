@@ -105,11 +105,16 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
         text = normalize_text(raw)
         if sum(c.isalpha() for c in text) < _MIN_PAGE_LETTERS and _has_images(reader, i):
             without_text.append(i + 1)
-            notices.append(f"{path.name}: page {i + 1} has no text layer (scanned image?); not searchable")
         pages.append(Page(i + 1, text, labels[i]))
     document = ParsedDocument(path=path, title="", pages=pages, pages_without_text=without_text, notices=notices)
     if ocr is not None:
         recover_pages(document, ocr)
+    # Said once OCR is done: about the pages it did not read or could not (those have their own line).
+    document.notices += [
+        f"{path.name}: page {number} has no text layer (scanned image?); not searchable"
+        for number in document.pages_without_text
+        if number not in document.ocr_pending
+    ]
     if not any(p.text.strip() for p in document.pages):
         if len(without_text) == count:
             ran = ocr is not None and ocr.mode != "never" and not document.ocr_pending

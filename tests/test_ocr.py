@@ -248,3 +248,22 @@ def test_progress_counts_ocr_pages_as_they_are_read(settings, embedder, tmp_path
     docs = copy_samples(tmp_path / "docs", GENERATOR, "HP-200_Hydraulic_Press_SOP.pdf")
     IngestRun(settings, IndexStore(settings.index_path), progress=recorder, embedder=embedder).run([docs])
     assert (recorder.pages, recorder.ocr_pages) == (6, 1)
+
+
+def test_a_pdf_pdfium_cannot_open_keeps_its_text_layer_with_a_note(
+    embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pypdfium2
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    settings = load_settings(index_dir=tmp_path / "index")
+    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf")
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)  # fault injection: pypdf reads it, PDFium does not
+    report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
+    assert report.count("ingested") == 1
+    assert report.notices == [
+        "HP-200_Hydraulic_Press_SOP.pdf: PDFium cannot read it (Failed to load document (PDFium: Data format "
+        "error).); no OCR or table layout"
+    ]
