@@ -33,8 +33,6 @@ _STOPWORDS = frozenset(
     """.split()
 )
 MODES = ("hybrid", "bm25", "vector")
-# bm25s logs every index build at DEBUG, which floods any verbose log of ours.
-logging.getLogger("bm25s").setLevel(logging.INFO)
 
 
 def tokenize(text: str, stem: Any) -> list[str]:
@@ -118,6 +116,9 @@ class HybridRetriever:
     def _bm25(self) -> Any:
         import bm25s
 
+        # bm25s sets its logger to DEBUG on import and then logs every index build, which reached
+        # the operator's terminal ("DEBUG bm25s: Building index from tokens").
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         bm25 = bm25s.BM25()
         bm25.index([self._tokens(n) for n in self._nodes] or [[""]], show_progress=False)
         return bm25

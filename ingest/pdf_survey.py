@@ -4,12 +4,15 @@ to read it, and, while the page is open, its ruled tables and tick grid (ingest/
 - "scan": little text-layer text and one image covering much of the page;
 - "vector": little text-layer text and hundreds of glyph-sized vector paths (text converted to
   outlines, typically a table);
+- "unmapped": text whose fonts carry no character map (no ToUnicode): the text layer holds glyph
+  numbers, extracted as control characters, so the page reads as blank though it shows text;
 - tick marks: small images of one size, three or more (check marks in a schedule grid);
 - rules: lines and cell rectangles (the borders of a ruled table).
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +30,12 @@ _MIN_TICKS = 3
 _RULE_THIN_PT = 2.0
 _CELL_MIN_W, _CELL_MIN_H = 20.0, 8.0  # smaller rectangles are glyphs or bullets, not table cells
 _MIN_RULES = 4
+# Characters a text layer yields for glyphs it cannot map to Unicode: control codes (glyph ids),
+# U+FFFD and the private-use area. Line breaks are PDFium's own.
+_UNMAPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ue000-\uf8ff]")
+_MIN_UNMAPPED = 40  # fewer is a symbol font's stray bullet or arrow, not a page of unreadable text
+
+PageKind = Literal["scan", "vector", "unmapped"]
 
 # PDFium is not thread-safe: every call into it from ingest holds this lock.
 PDFIUM_LOCK = threading.Lock()
@@ -37,7 +46,7 @@ class PageSurvey:
     """What a page is made of, as far as choosing how to read it goes."""
 
     index: int
-    kind: Literal["scan", "vector"] | None
+    kind: PageKind | None
     tables: list[Grid] = field(default_factory=list)  # ruled tables of the text layer, row by row
     tick_map: Grid | None = None  # a grid of tick images, as task → intervals
 
@@ -74,13 +83,16 @@ def _survey_page(page: Any, index: int) -> PageSurvey:
             if _is_rule(w, h, area):
                 rules.append(box)
     textpage = page.get_textpage()
-    chars_per_sq_in = textpage.count_chars() / (area / 72**2)
-    kind: Literal["scan", "vector"] | None = None
+    unmapped = len(_UNMAPPED.findall(textpage.get_text_range())) if textpage.count_chars() else 0
+    chars_per_sq_in = (textpage.count_chars() - unmapped) / (area / 72**2)
+    kind: PageKind | None = None
     if chars_per_sq_in < _SPARSE_CHARS_PER_SQ_IN:
         if largest_image > _SCAN_IMAGE_SHARE:
             kind = "scan"
         elif glyphs > _VECTOR_GLYPHS:
             kind = "vector"
+        elif unmapped >= _MIN_UNMAPPED:
+            kind = "unmapped"
     survey = PageSurvey(index, kind)
     ticks = _tick_boxes(images)
     if kind is None and (ticks or len(rules) >= _MIN_RULES):

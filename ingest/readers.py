@@ -111,15 +111,20 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
         recover_pages(document, ocr)
     # Said once OCR is done: about the pages it did not read or could not (those have their own line).
     document.notices += [
-        f"{path.name}: page {number} has no text layer (scanned image?); not searchable"
+        f"{path.name}: page {number} has no readable text layer (a scan, or fonts without a character map); "
+        "not searchable"
         for number in document.pages_without_text
         if number not in document.ocr_pending
     ]
     if not any(p.text.strip() for p in document.pages):
-        if len(without_text) == count:
+        if len({*document.pages_without_text, *document.ocr_pending}) == count:
             ran = ocr is not None and ocr.mode != "never" and not document.ocr_pending
             why = "OCR found no text in them" if ran else _no_ocr(ocr)
-            raise DocumentError(path, f"no text layer on any of its {count} pages (scanned?); {why}; nothing to index")
+            raise DocumentError(
+                path,
+                f"no readable text layer on any of its {count} pages (scanned, or fonts without a character map); "
+                f"{why}; nothing to index",
+            )
         raise DocumentError(path, "no text on any page")
     front = "\n".join(p.text for p in document.pages[:2])
     document.title = _pdf_title(reader) or _first_heading(front) or path.stem

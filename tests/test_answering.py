@@ -85,6 +85,7 @@ def test_cli_json_contract_and_the_gap_log(llm_settings, tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert "DEBUG" not in result.stderr, "library debug logs never reach the operator's terminal"
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert set(first) >= {"answered", "answer", "citations", "contexts", "latency_s"}
     assert first["answered"] and "10 minutes" in first["answer"]

@@ -44,12 +44,26 @@ def _words(text: str) -> Counter[str]:
     return Counter(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+def _sideways_scan(folder: Path) -> Path:
+    """The shared scanned page as a scanner fed sideways would store it: turned a quarter."""
+    import pypdfium2
+
+    picture = pypdfium2.PdfDocument(str(SCAN))[0].render(scale=200 / 72, grayscale=True).to_pil()
+    path = folder / SCAN.name
+    picture.rotate(90, expand=True).save(path, "PDF", resolution=200)
+    return path
+
+
 @needs_corpus
 @needs_tesseract
-def test_a_scanned_page_becomes_searchable_and_citable(ingest, settings, embedder, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fed", ["upright", "sideways"])
+def test_a_scanned_page_becomes_searchable_and_citable(ingest, settings, embedder, tmp_path: Path, fed: str) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
-    shutil.copy(SCAN, docs / SCAN.name)
+    if fed == "upright":
+        shutil.copy(SCAN, docs / SCAN.name)
+    else:
+        _sideways_scan(docs)
     report = ingest(docs)
     assert (report.count("ingested"), report.ocr_pages) == (1, 1)
     chunks = _chunks(settings.index_path, SCAN.name)
@@ -129,8 +143,8 @@ def test_without_tesseract_pages_are_reported_then_read_once_it_is_installed(
         first = IngestRun(settings, store, embedder=embedder).run([docs])
     assert first.count("ingested") == 1 and first.ocr_pages == 0
     assert first.notices == [
-        f"{GENERATOR}: pages 2 need OCR (scanned or drawn as outlines) but tesseract is not installed; not "
-        "searchable until it is (apt install tesseract-ocr) and you ingest again"
+        f"{GENERATOR}: pages 2 need OCR (scanned, drawn as outlines or without a character map) but tesseract "
+        "is not installed; not searchable until it is (apt install tesseract-ocr) and you ingest again"
     ]
     manifest = store.read_manifest()
     assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2]
@@ -151,7 +165,53 @@ def test_ocr_never_skips_a_scanned_pdf_with_a_clear_line(tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 1
-    assert f"skipped: {SCAN}: no text layer on any of its 1 pages (scanned?); OCR is off (--ocr never)" in result.stderr
+    assert (
+        f"skipped: {SCAN}: no readable text layer on any of its 1 pages (scanned, or fonts without a character map); "
+        "OCR is off (--ocr never); nothing to index"
+    ) in result.stderr
+
+
+def _unmapped_pdf(folder: Path) -> Path:
+    """A page whose font has no character map (ToUnicode removed, as in many old manuals): its
+    text layer yields glyph numbers, not words."""
+    from fpdf import FPDF
+    from pypdf import PdfWriter
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.add_font("sans", "", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    pdf.set_font("sans", "", 12)
+    pdf.multi_cell(0, 7, "Replace the hydraulic filter cartridge after 500 operating hours. " * 3, new_x="LMARGIN")
+    pdf.multi_cell(0, 7, "Bleed the accumulator to zero pressure before opening any fitting. " * 3)
+    plain = folder / "plain.pdf"
+    pdf.output(str(plain))
+    writer = PdfWriter(clone_from=str(plain))
+    for page in writer.pages:
+        for font in page["/Resources"]["/Font"].values():
+            del font.get_object()["/ToUnicode"]
+    path = folder / "old-press-manual.pdf"
+    writer.write(path)
+    plain.unlink()
+    return path
+
+
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists(), reason="no DejaVu font")
+@needs_tesseract
+def test_text_whose_font_has_no_character_map_is_read_by_ocr(embedder, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    path = _unmapped_pdf(docs)
+    assert "hydraulic" not in PdfReader(path).pages[0].extract_text(), "the text layer holds glyph numbers"
+    assert [s.kind for s in survey_pdf(path)] == ["unmapped"]
+    settings = load_settings(index_dir=tmp_path / "index")
+    report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
+    assert (report.count("ingested"), report.ocr_pages) == (1, 1)
+    text = " ".join(c["text"] for c in _chunks(settings.index_path, path.name))
+    assert "Replace the hydraulic filter cartridge after 500 operating hours" in text
+    assert "Bleed the accumulator to zero pressure" in text
+    never = load_settings(index_dir=tmp_path / "never", ocr="never")
+    [skipped] = IngestRun(never, IndexStore(never.index_path), embedder=embedder).run([docs]).outcomes
+    assert skipped.status == "skipped" and "fonts without a character map" in skipped.reason
 
 
 def test_ocr_mode_always_keeps_text_layer_pages_as_they_are(embedder, tmp_path: Path) -> None:

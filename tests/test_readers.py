@@ -43,7 +43,8 @@ def test_glued_words_pdf_comes_out_with_spaces() -> None:
 @needs_corpus
 def test_scanned_pdf_without_ocr_is_refused_by_name() -> None:
     path = CORPUS / "scanned_LinnSequencer_brochure_p2.pdf"
-    with pytest.raises(DocumentError, match=r"brochure_p2\.pdf: no text layer on any .* OCR is off \(--ocr never\)"):
+    refused = r"brochure_p2\.pdf: no readable text layer on any .* OCR is off \(--ocr never\)"
+    with pytest.raises(DocumentError, match=refused):
         read_document(path, OcrOptions(mode="never"))
 
 
@@ -56,7 +57,9 @@ def test_scanned_page_inside_a_text_pdf_is_reported_by_page(tmp_path: Path) -> N
     writer.write(str(mixed))
     doc = read_document(mixed)
     assert doc.pages_without_text == [5]
-    assert doc.notices == ["mixed.pdf: page 5 has no text layer (scanned image?); not searchable"]
+    assert doc.notices == [
+        "mixed.pdf: page 5 has no readable text layer (a scan, or fonts without a character map); not searchable"
+    ]
 
 
 def test_markdown_docx_html_keep_their_headings() -> None:
