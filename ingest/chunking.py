@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ingest.documents import Chunk, Page
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
-CHUNKER_VERSION = "manual-2"
+CHUNKER_VERSION = "manual-3"  # 3: pictures and unmapped fonts read by OCR
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")

@@ -9,6 +9,10 @@ A cheap survey of every page (ingest/pdf_survey.py) finds the candidates:
   outlines, typically a table): `--psm 4` (reads straight across a row) with the word boxes, so
   wide gaps become cell boundaries ("Symptom | Cause | Remedy"). `--psm 6` read only the title
   of a table with cell borders here, and `--psm 3` breaks every row apart;
+- pictures on a text page (a table pasted as an image, a screenshot): each is cut out and read
+  like an outlined table; one that yields almost nothing is turned upright by tesseract's
+  orientation check (`--psm 0`) and read again (tables set sideways to fit the page). What they
+  add goes beside the page's text layer;
 - tick marks placed as small images in a grid, and ruled tables of the text layer, need no OCR:
   they are rebuilt from positions (ingest/grids.py).
 OCR text is kept only when it adds words the text layer does not already hold, which separates
@@ -32,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from indexes.errors import ShopfloorError
 from ingest.cleaning import normalize_text
 from ingest.documents import Page, ParsedDocument
@@ -47,7 +53,16 @@ OcrMode = Literal["auto", "always", "never"]
 
 _MIN_NEW_WORDS = 30  # OCR text must add this many words the text layer lacks...
 _MIN_WORDS_BLANK_PAGE = 8  # ...or this many where the page has no text layer at all
+_MIN_PICTURE_WORDS = 12  # a picture's OCR text must add this many words (not a photo's noise)
+_PICTURE_MIN_CONF = 60  # tesseract's word confidence: below it a picture's "words" are mostly noise
+# A picture must yield this many words of three letters or more: a chart's axis numbers and
+# units ("0ms 3ms 6ms", "2.0A") are not worth a passage.
+_PICTURE_MIN_WORDS = 8
+_LONG_WORD = re.compile(r"[^\W\d_]{3,}")
+_RULE_MIN_INCHES = 0.3  # a dark run this long is a border (a letter's stroke is shorter)
 _CELL_GAP = 1.5  # a gap wider than this many letter heights separates two table cells
+_ROTATE = re.compile(r"^Rotate: (\d+)$", re.MULTILINE)
+_ROTATE_CONF = re.compile(r"^Orientation confidence: ([\d.]+)$", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+|\d+(?:[.,]\d+)?")
 
 
@@ -97,7 +112,7 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
             extra.setdefault(page.number, []).append(Page(page.number, grid.text, page.label, source="tick-map"))
             # The grid's labels, read bare from the text layer, say nothing without their ticks.
             page.text = replace_lines(page.text, grid, None) or page.text
-    wanted = [s for s in surveys if s.kind is not None or options.mode == "always"]
+    wanted = [s for s in surveys if s.kind is not None or s.pictures or options.mode == "always"]
     if wanted and options.mode != "never":
         if tesseract_available():
             started = time.perf_counter()
@@ -134,11 +149,16 @@ def _ocr_pages(
     try:
 
         def read(survey: PageSurvey) -> tuple[PageSurvey, str | OcrError]:
+            scale = options.dpi / 72
             with PDFIUM_LOCK:
-                image = pdf[survey.index].render(scale=options.dpi / 72, grayscale=True).to_pil()
+                image = pdf[survey.index].render(scale=scale, grayscale=True).to_pil()
             try:
                 if survey.kind == "vector":
                     return survey, ocr_table(image, options.languages)
+                if survey.kind is None and options.mode != "always":
+                    crops = [image.crop(_pixels(box, survey.height, scale)) for box in survey.pictures]
+                    texts = (ocr_picture(crop, options.languages, options.dpi) for crop in crops)
+                    return survey, "\n\n".join(text for text in texts if text)
                 return survey, ocr_text(image, options.languages)
             except subprocess.TimeoutExpired:
                 return survey, OcrError("tesseract took over 5 minutes")
@@ -159,11 +179,13 @@ def _ocr_pages(
                 if page is None:
                     continue
                 text = normalize_text(raw)
-                if not adds_words(page.text, text):
+                pictures = survey.kind is None and options.mode != "always"
+                if not adds_words(page.text, text, _MIN_PICTURE_WORDS if pictures else _MIN_NEW_WORDS):
                     continue
-                source = "ocr-table" if survey.kind == "vector" else "ocr"
+                tabular = survey.kind == "vector" or (pictures and text.count(" | ") >= 4)
+                source = "ocr-table" if tabular else "ocr"
                 document.ocr_pages += 1
-                if len(_WORD.findall(page.text)) >= _MIN_NEW_WORDS:
+                if pictures or len(_WORD.findall(page.text)) >= _MIN_NEW_WORDS:
                     added.append(Page(page.number, text, page.label, source=source))
                     continue
                 page.text, page.source = text, source
@@ -180,13 +202,20 @@ def _ocr_pages(
     return added
 
 
-def adds_words(text_layer: str, ocr: str) -> bool:
+def adds_words(text_layer: str, ocr: str, min_new: int = _MIN_NEW_WORDS) -> bool:
     """True when OCR found enough words the text layer does not hold (a real scan or drawn text,
     not a figure whose labels the text layer already has)."""
     known = {w.lower() for w in _WORD.findall(text_layer)}
     found = [w.lower() for w in _WORD.findall(ocr)]
     new = [w for w in found if w not in known]
-    return len(new) >= _MIN_NEW_WORDS or (not known and len(found) >= _MIN_WORDS_BLANK_PAGE)
+    return len(new) >= min_new or (not known and len(found) >= _MIN_WORDS_BLANK_PAGE)
+
+
+def _pixels(box: tuple[float, float, float, float], page_height: float, scale: float) -> tuple[int, int, int, int]:
+    """A box in PDF points (y upwards) as the pixel box of the page rendered at `scale`."""
+    left, bottom, right, top = (round(edge * scale) for edge in box)
+    height = round(page_height * scale)
+    return left, height - top, right, height - bottom
 
 
 def ocr_text(image: Image, languages: str) -> str:
@@ -195,18 +224,68 @@ def ocr_text(image: Image, languages: str) -> str:
     return _tesseract(image, languages, "1")
 
 
-def ocr_table(image: Image, languages: str) -> str:
+def ocr_table(image: Image, languages: str, min_conf: float = 0) -> str:
     """A page read straight across a row, with wide gaps between words made cell borders."""
     lines: dict[tuple[str, str, str], list[tuple[int, int, int, str]]] = {}
     for row in csv.DictReader(
         io.StringIO(_tesseract(image, languages, "4", "tsv")), delimiter="\t", quoting=csv.QUOTE_NONE
     ):
         word = (row.get("text") or "").strip().strip("|[]")  # cell borders read as glyphs
-        if word and float(row["conf"]) >= 0:
+        if word and float(row["conf"]) >= min_conf:
             key = (row["block_num"], row["par_num"], row["line_num"])
             lines.setdefault(key, []).append((int(row["left"]), int(row["width"]), int(row["height"]), word))
     ordered = sorted(lines.items(), key=lambda item: tuple(int(part) for part in item[0]))
     return "\n".join(_cells(words) for _, words in ordered)
+
+
+def ocr_picture(image: Image, languages: str, dpi: int) -> str:
+    """A picture cut from a page (a table, a screenshot), read row by row with confident words
+    only, its table borders taken out first; one that reads as almost nothing is turned upright,
+    where tesseract sees it lies sideways, and read again. A picture with too few words (a chart,
+    a photo) reads as ""."""
+    image = without_rules(image, round(dpi * _RULE_MIN_INCHES))
+    text = ocr_table(image, languages, _PICTURE_MIN_CONF)
+    few_words = len(_LONG_WORD.findall(text)) < _PICTURE_MIN_WORDS
+    if few_words and min(image.size) >= 100 and (turn := _orientation(image)):
+        text = ocr_table(image.rotate(-turn, expand=True), languages, _PICTURE_MIN_CONF)
+    return text if len(_LONG_WORD.findall(text)) >= _PICTURE_MIN_WORDS else ""
+
+
+def without_rules(image: Image, length: int) -> Image:
+    """The image with its long horizontal and vertical lines whitened. tesseract takes a narrow
+    column boxed in by cell borders for a drawing and skips it: the codes in a table's first
+    column went missing until the borders were taken out."""
+    from PIL import Image as PilImage
+
+    pixels = np.asarray(image.convert("L")).copy()
+    dark = pixels < 128
+    pixels[_on_long_runs(dark, length) | _on_long_runs(dark.T, length).T] = 255
+    return PilImage.fromarray(pixels)
+
+
+def _on_long_runs(dark: np.ndarray, length: int) -> np.ndarray:
+    """Which pixels lie on a horizontal run of at least `length` dark pixels."""
+    width = dark.shape[1]
+    if width < length:
+        return np.zeros_like(dark)
+    sums = np.cumsum(np.pad(dark, ((0, 0), (1, 0))), axis=1, dtype=np.int32)
+    starts = (sums[:, length:] - sums[:, :-length]) == length  # a full run starts at this column
+    started = np.cumsum(np.pad(starts, ((0, 0), (1, 0))), axis=1, dtype=np.int32)
+    columns = np.arange(width)
+    first = np.clip(columns - length + 1, 0, starts.shape[1])
+    last = np.clip(columns + 1, 0, starts.shape[1])
+    return (started[:, last] - started[:, first]) > 0  # some full run starting in [x-length+1, x]
+
+
+def _orientation(image: Image) -> int:
+    """Degrees clockwise that turn the image upright, by tesseract's orientation check (0 when it
+    is unsure, or finds too little text to tell)."""
+    try:
+        report = _tesseract(image, "osd", "0")
+    except OcrError:  # "Too few characters": a photo or a diagram
+        return 0
+    turn, confidence = _ROTATE.search(report), _ROTATE_CONF.search(report)
+    return int(turn.group(1)) if turn and confidence and float(confidence.group(1)) >= 2 else 0
 
 
 def _tesseract(image: Image, languages: str, psm: str, *output: str) -> str:

@@ -7,6 +7,8 @@ to read it, and, while the page is open, its ruled tables and tick grid (ingest/
 - "unmapped": text whose fonts carry no character map (no ToUnicode): the text layer holds glyph
   numbers, extracted as control characters, so the page reads as blank though it shows text;
 - tick marks: small images of one size, three or more (check marks in a schedule grid);
+- pictures: images of a sizeable share of a text page: often a table pasted as a picture, or a
+  screenshot; OCR reads them and keeps what adds words (ingest/ocr.py);
 - rules: lines and cell rectangles (the borders of a ruled table).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 import statistics
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +33,7 @@ _MIN_TICKS = 3
 _RULE_THIN_PT = 2.0
 _CELL_MIN_W, _CELL_MIN_H = 20.0, 8.0  # smaller rectangles are glyphs or bullets, not table cells
 _MIN_RULES = 4
+_PICTURE_SHARE = 0.04  # smaller images are logos, icons and photos too small to hold a table
 # Characters a text layer yields for glyphs it cannot map to Unicode: control codes (glyph ids),
 # U+FFFD and the private-use area. Line breaks are PDFium's own.
 _UNMAPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ue000-\uf8ff]")
@@ -49,6 +53,8 @@ class PageSurvey:
     kind: PageKind | None
     tables: list[Grid] = field(default_factory=list)  # ruled tables of the text layer, row by row
     tick_map: Grid | None = None  # a grid of tick images, as task → intervals
+    pictures: list[Box] = field(default_factory=list)  # sizeable images on a text page, to OCR
+    height: float = 0.0  # the page's height in points (picture boxes count y upwards from the bottom)
 
 
 def survey_pdf(path: Path) -> list[PageSurvey]:
@@ -71,8 +77,7 @@ def _survey_page(page: Any, index: int) -> PageSurvey:
     largest_image, glyphs = 0.0, 0
     images: list[Box] = []
     rules: list[Box] = []
-    for obj in page.get_objects(max_depth=3):
-        box: Box = tuple(obj.get_bounds())
+    for obj, box in _objects(page):
         w, h = box[2] - box[0], box[3] - box[1]
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             largest_image = max(largest_image, w * h / area)
@@ -93,14 +98,45 @@ def _survey_page(page: Any, index: int) -> PageSurvey:
             kind = "vector"
         elif unmapped >= _MIN_UNMAPPED:
             kind = "unmapped"
-    survey = PageSurvey(index, kind)
+    survey = PageSurvey(index, kind, height=height)
     ticks = _tick_boxes(images)
+    if kind is None:
+        survey.pictures = _pictures(images, ticks, area)
     if kind is None and (ticks or len(rules) >= _MIN_RULES):
         runs = _text_runs(textpage)
         survey.tables = ruled_tables(rules, runs, ticks, lambda box: str(textpage.get_text_bounded(*box)))
         survey.tick_map = tick_map(ticks, runs)
     textpage.close()
     return survey
+
+
+def _objects(page: Any) -> Iterator[tuple[Any, Box]]:
+    """Every object on the page with its bounds on the page. An object inside a form XObject (a
+    table pasted as a picture often is one) has bounds in the form's own space: mapped here."""
+    import pypdfium2.raw as pdfium_c
+
+    to_page: dict[int, Any] = {}  # nesting level -> the matrix from that form's space to the page
+    for obj in page.get_objects(max_depth=3):
+        box: Box = tuple(obj.get_bounds())
+        if obj.level > 0 and (outer := to_page.get(obj.level - 1)) is not None:
+            corners = [outer.on_point(x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
+            xs, ys = [x for x, _ in corners], [y for _, y in corners]
+            box = (min(xs), min(ys), max(xs), max(ys))
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_FORM:
+            matrix = obj.get_matrix()
+            outer = to_page.get(obj.level - 1) if obj.level > 0 else None
+            to_page[obj.level] = matrix.multiply(outer) if outer is not None else matrix
+        yield obj, box
+
+
+def _pictures(images: list[Box], ticks: list[Box], page_area: float) -> list[Box]:
+    """Images big enough to hold a table or a screenshot, each once (a logo drawn twice is one)."""
+    pictures: list[Box] = []
+    for box in images:
+        share = (box[2] - box[0]) * (box[3] - box[1]) / page_area
+        if share >= _PICTURE_SHARE and box not in ticks and box not in pictures:
+            pictures.append(box)
+    return pictures
 
 
 def _is_rule(w: float, h: float, page_area: float) -> bool:

@@ -17,12 +17,16 @@ from typer.testing import CliRunner
 from assistant.service import open_retriever
 from indexes.settings import load_settings
 from indexes.store import IndexStore
+from ingest.ocr import OcrOptions
 from ingest.pdf_survey import survey_pdf
 from ingest.pipeline import IngestRun
+from ingest.readers import read_document
 from tests.conftest import CORPUS, SAMPLE_DOCS, copy_samples, needs_corpus
 from ui.cli import app
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # scripts/setup test installs it
+needs_dejavu = pytest.mark.skipif(not Path(DEJAVU).exists(), reason="the DejaVu font is not installed")
 
 SCAN = CORPUS / "scanned_LinnSequencer_brochure_p2.pdf"
 GENERATOR = "GEN-5_Generator_Troubleshooting.pdf"
@@ -122,7 +126,7 @@ def test_ordinary_text_pages_are_never_ocrd(sample_index: Path) -> None:
     ocrd = {doc for (doc, source) in sources if source.startswith("ocr")}
     assert ocrd <= {GENERATOR}, "only the outlined table page needs OCR"
     for path in SAMPLE_DOCS.glob("*.pdf"):
-        flagged = [s.index + 1 for s in survey_pdf(path) if s.kind is not None]
+        flagged = [s.index + 1 for s in survey_pdf(path) if s.kind is not None or s.pictures]
         assert flagged == ([2] if path.name == GENERATOR else []), path.name
 
 
@@ -179,7 +183,7 @@ def _unmapped_pdf(folder: Path) -> Path:
 
     pdf = FPDF(format="A4")
     pdf.add_page()
-    pdf.add_font("sans", "", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    pdf.add_font("sans", "", DEJAVU)
     pdf.set_font("sans", "", 12)
     pdf.multi_cell(0, 7, "Replace the hydraulic filter cartridge after 500 operating hours. " * 3, new_x="LMARGIN")
     pdf.multi_cell(0, 7, "Bleed the accumulator to zero pressure before opening any fitting. " * 3)
@@ -195,7 +199,7 @@ def _unmapped_pdf(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists(), reason="no DejaVu font")
+@needs_dejavu
 @needs_tesseract
 def test_text_whose_font_has_no_character_map_is_read_by_ocr(embedder, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
@@ -289,6 +293,76 @@ def test_the_text_of_a_scanned_picture_is_added_beside_a_real_text_layer(embedde
     by_source = {s: " ".join(c["text"] for c in chunks if c["text_source"] == s) for s in ("text-layer", "ocr")}
     assert "connect the MIDI cables" in by_source["text-layer"], "the text layer is kept as it was"
     assert "TIMING CORRECTION" in by_source["ocr"], "and the picture's text is added beside it"
+
+
+ALARMS = [
+    ("Code", "Meaning", "Action"),
+    ("E-21", "Coolant level low", "Top up coolant to the MAX mark"),
+    ("E-34", "Spindle overheated", "Stop and let it cool for 30 minutes"),
+    ("E-47", "Door interlock open", "Close the guard door fully"),
+    ("E-52", "Air pressure low", "Check the supply reaches 6 bar"),
+]
+
+
+def _table_picture_pdf(folder: Path, *, sideways: bool) -> Path:
+    """A text page with a ruled alarm table pasted as a picture, upright or set sideways."""
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(DEJAVU, 26)
+    columns, row_height = (0, 140, 480, 1060), 52
+    picture = Image.new("L", (columns[-1], row_height * len(ALARMS)), 255)
+    draw = ImageDraw.Draw(picture)
+    for r, row in enumerate(ALARMS):
+        for c, cell in enumerate(row):
+            draw.text((columns[c] + 12, r * row_height + 12), cell, font=font, fill=0)
+        draw.line((0, r * row_height, columns[-1], r * row_height), fill=0, width=2)
+    for x in columns:
+        draw.line((x, 0, x, row_height * len(ALARMS)), fill=0, width=2)
+    image = folder / "table.png"
+    (picture.rotate(90, expand=True) if sideways else picture).save(image)
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, "Alarm codes of the VM-600 machining centre, shown on the control screen. " * 3)
+    if sideways:
+        pdf.image(str(image), x=60, y=60, h=170)
+    else:
+        pdf.image(str(image), x=15, y=60, w=180)
+    path = folder / "VM-600_Alarms.pdf"
+    pdf.output(str(path))
+    image.unlink()
+    return path
+
+
+@needs_dejavu
+@needs_tesseract
+@pytest.mark.parametrize("sideways", [False, True], ids=["upright", "sideways"])
+def test_a_table_pasted_as_a_picture_is_read_row_by_row(embedder, tmp_path: Path, sideways: bool) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    path = _table_picture_pdf(docs, sideways=sideways)
+    settings = load_settings(index_dir=tmp_path / "index")
+    report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
+    assert report.ocr_pages == 1
+    chunks = _chunks(settings.index_path, path.name)
+    assert any("Alarm codes of the VM-600" in c["text"] for c in chunks if c["text_source"] == "text-layer")
+    table = "\n".join(c["text"] for c in chunks if c["text_source"] == "ocr-table")
+    for row in ALARMS:
+        assert " | ".join(row) in table.splitlines(), row
+    best = _retrieve(settings.index_path, embedder, "what does alarm E-34 mean?")[0]
+    assert best.metadata["text_source"] == "ocr-table" and "E-34 | Spindle overheated" in best.text
+
+
+@needs_corpus
+@needs_tesseract
+def test_pictures_in_real_manuals_tables_are_read_and_charts_left_out() -> None:
+    pump = read_document(CORPUS / "FBBombas_FBE_gear_pump_manual_tecnico_PT.pdf", OcrOptions())
+    # Page 4's tables are pictures inside form XObjects, the text layer holds only their captions.
+    [table] = [p.text for p in pump.pages if p.number == 4 and p.source == "ocr-table"]
+    assert "30 A 250 | 1750 | DIRETA" in table
+    charts = read_document(CORPUS / "LinuxCNC_Integrator.pdf", OcrOptions())
+    assert charts.ocr_read == 2 and charts.ocr_pages == 0, "timing charts add no passage"
 
 
 @needs_tesseract
