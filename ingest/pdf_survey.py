@@ -34,6 +34,7 @@ _RULE_THIN_PT = 2.0
 _CELL_MIN_W, _CELL_MIN_H = 20.0, 8.0  # smaller rectangles are glyphs or bullets, not table cells
 _MIN_RULES = 4
 _PICTURE_SHARE = 0.04  # smaller images are logos, icons and photos too small to hold a table
+_TEXT_OVER_PICTURE = 40  # text-layer words over a picture that make it a background, not a table
 # Characters a text layer yields for glyphs it cannot map to Unicode: control codes (glyph ids),
 # U+FFFD and the private-use area. Line breaks are PDFium's own.
 _UNMAPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ue000-\uf8ff]")
@@ -101,7 +102,9 @@ def _survey_page(page: Any, index: int) -> PageSurvey:
     survey = PageSurvey(index, kind, height=height)
     ticks = _tick_boxes(images)
     if kind is None:
-        survey.pictures = _pictures(images, ticks, area)
+        pictures = _pictures(images, ticks, (0.0, 0.0, width, height))
+        # Text drawn over a picture (a page background, a labelled figure) is in the text layer.
+        survey.pictures = [box for box in pictures if len(textpage.get_text_bounded(*box).split()) < _TEXT_OVER_PICTURE]
     if kind is None and (ticks or len(rules) >= _MIN_RULES):
         runs = _text_runs(textpage)
         survey.tables = ruled_tables(rules, runs, ticks, lambda box: str(textpage.get_text_bounded(*box)))
@@ -129,12 +132,17 @@ def _objects(page: Any) -> Iterator[tuple[Any, Box]]:
         yield obj, box
 
 
-def _pictures(images: list[Box], ticks: list[Box], page_area: float) -> list[Box]:
-    """Images big enough to hold a table or a screenshot, each once (a logo drawn twice is one)."""
+def _pictures(images: list[Box], ticks: list[Box], page: Box) -> list[Box]:
+    """Images big enough to hold a table or a screenshot, cut to the page, each once (a logo
+    drawn twice is one)."""
+    page_area = (page[2] - page[0]) * (page[3] - page[1])
     pictures: list[Box] = []
-    for box in images:
-        share = (box[2] - box[0]) * (box[3] - box[1]) / page_area
-        if share >= _PICTURE_SHARE and box not in ticks and box not in pictures:
+    for image in images:
+        if image in ticks:
+            continue
+        box = (max(image[0], page[0]), max(image[1], page[1]), min(image[2], page[2]), min(image[3], page[3]))
+        share = max(box[2] - box[0], 0) * max(box[3] - box[1], 0) / page_area
+        if share >= _PICTURE_SHARE and box not in pictures:
             pictures.append(box)
     return pictures
 

@@ -354,6 +354,22 @@ def test_a_table_pasted_as_a_picture_is_read_row_by_row(embedder, tmp_path: Path
     assert best.metadata["text_source"] == "ocr-table" and "E-34 | Spindle overheated" in best.text
 
 
+def test_text_printed_over_a_background_picture_is_not_sent_to_ocr(tmp_path: Path) -> None:
+    from fpdf import FPDF
+    from PIL import Image
+
+    background = tmp_path / "background.png"
+    Image.new("L", (800, 1100), 235).save(background)
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.image(str(background), x=0, y=0, w=210, h=297)  # a letterhead template behind the page
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, "Lock out the main isolator and verify zero energy before opening the guard. " * 8)
+    pdf.output(str(tmp_path / "letterhead.pdf"))
+    [survey] = survey_pdf(tmp_path / "letterhead.pdf")
+    assert survey.kind is None and survey.pictures == []
+
+
 @needs_corpus
 @needs_tesseract
 def test_pictures_in_real_manuals_tables_are_read_and_charts_left_out() -> None:
