@@ -199,7 +199,7 @@ class Assistant:
         cited = _cited(text, sources)
         passages = [p for _, p in cited]
         # Checked against the search query: a follow-up ("and how often?") means its predecessor too.
-        reason = unsupported_reason(query, text, passages, self._titles)
+        reason = unsupported_reason(query, text, passages, self._titles, given=sources)
         if reason is not None:
             answer.reason = f"answer not supported: {reason}"
             return

@@ -9,7 +9,7 @@ passages are about, and the passages must speak of what was asked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from assistant.retrieval import Passage, passages_text
 
@@ -21,9 +21,11 @@ _GENERIC = frozenset(
     the and for with what how does which when where who why are is can should use used using type
     kind manual manuals procedure instructions instruction operator operating operation standard
     guide quick maintenance daily check checks document section page please tell about need want
-    know
+    know issue problem fix trouble troubleshoot troubleshooting solve resolve help
     """.split()
 )
+# A numbered step ("1. Press RESET") or list item: its number is no value the manual must hold.
+_LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d{1,2}[.):]\s", re.IGNORECASE | re.MULTILINE)
 
 
 def _words(text: str) -> set[str]:
@@ -49,12 +51,18 @@ def _value_context(value: str, passages: list[Passage]) -> list[str]:
 
 
 def numbers_in(text: str) -> set[str]:
-    """The values an answer states ("95", "0.5", "2040"), citation markers left out."""
-    return _numbers(re.sub(r"\[\d+\]", " ", text))
+    """The values an answer states ("95", "0.5", "2040"), citation markers and the numbers of
+    its numbered steps left out."""
+    return _numbers(_LIST_MARKER.sub(" ", re.sub(r"\[\d+\]", " ", text)))
 
 
-def unsupported_reason(question: str, answer: str, cited: list[Passage], titles: Iterable[str]) -> str | None:
-    """Why the answer is not supported by its cited passages, or None when it is."""
+def unsupported_reason(
+    question: str, answer: str, cited: list[Passage], titles: Iterable[str], given: Sequence[Passage] = ()
+) -> str | None:
+    """Why the answer is not supported by its cited passages, or None when it is.
+
+    Values, equipment and topic must stand in the passages it cites. Its wording may come from any
+    passage it was `given`: a small model often cites one source and words its answer from two."""
     if not cited:
         return "the answer cites no passage"
     support = passages_text(cited)
@@ -72,7 +80,8 @@ def unsupported_reason(question: str, answer: str, cited: list[Passage], titles:
     for value in sorted(numbers_in(answer) - _numbers(question)):
         if asked and not any(asked & _words(line) for line in _value_context(value, cited)):
             return f"{value} stands in the passages, but not next to what was asked"
-    answer_words = _words(answer_body)
-    if answer_words and len(answer_words & support_words) / len(answer_words) < 0.5:
+    answer_words = _words(_LIST_MARKER.sub(" ", answer_body))
+    read_words = support_words | _words(passages_text(given))
+    if answer_words and len(answer_words & read_words) / len(answer_words) < 0.5:
         return "most of the answer's words are not in the cited passages"
     return None
