@@ -87,32 +87,47 @@ class OpenVinoEncoder:
 
         self._pooling = _pooling_mode(model_path)
         xml = exported_model(model_path, cache_dir / "openvino")
+        # THROUGHPUT: one stream per core, fed by as many requests at once. Measured here on 2
+        # cores: 105-118 chunks/s against 82-93 for one request on both cores (LATENCY); a
+        # single question takes 8 ms instead of 4, nothing beside the LLM's seconds.
         self._model = ov.Core().compile_model(
             str(xml),
             "CPU",
-            {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
+            {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "THROUGHPUT"},
         )
         self._inputs = {port.any_name for port in self._model.inputs}
+        requests = max(1, int(self._model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._queue = ov.AsyncInferQueue(self._model, requests)
         self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.enable_padding()
-        self._batch_size = batch_size
-        # One inference request at a time: the web app embeds questions from several threads.
+        # A pipeline batch is split between the requests, so every stream has work.
+        self._batch_size = max(1, batch_size // requests)
+        # One encode at a time: the web app embeds questions from several threads.
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        rows = np.zeros((len(texts), 0), dtype=np.float32)
         # Similar lengths batched together: less padding, as sentence-transformers does.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), self._batch_size):
-            picked = order[start : start + self._batch_size]
-            batch = self._embed_batch([texts[i] for i in picked])
+        groups = [order[start : start + self._batch_size] for start in range(0, len(texts), self._batch_size)]
+        hidden: dict[int, np.ndarray] = {}
+        masks: dict[int, np.ndarray] = {}
+        with self._lock:
+            # The request is reused by the next batch: its output is copied out at once.
+            self._queue.set_callback(lambda request, i: hidden.__setitem__(i, request.get_output_tensor(0).data.copy()))
+            for i, group in enumerate(groups):
+                feeds, masks[i] = self._feeds([texts[j] for j in group])
+                self._queue.start_async(feeds, i)  # tokenizes the next batch while this one runs
+            self._queue.wait_all()
+        rows = np.zeros((len(texts), 0), dtype=np.float32)
+        for i, group in enumerate(groups):
+            pooled = self._pooled(hidden[i], masks[i])
             if rows.shape[1] == 0:
-                rows = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
-            rows[picked] = batch
+                rows = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            rows[group] = pooled
         return rows
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def _feeds(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         encodings = self._tokenizer.encode_batch(texts)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {
@@ -120,8 +135,10 @@ class OpenVinoEncoder:
             "attention_mask": mask,
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        with self._lock:
-            hidden = self._model({k: v for k, v in feeds.items() if k in self._inputs})[0]
+        return {k: v for k, v in feeds.items() if k in self._inputs}, mask
+
+    def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """sentence-transformers' pooling and normalisation, in numpy."""
         if self._pooling == "cls":
             pooled = hidden[:, 0, :]
         else:
