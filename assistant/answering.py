@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.grounding import numbers_in, unsupported_reason
+from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.retrieval import Filters, HybridRetriever, Passage, passages_text, tokenize
 
 if TYPE_CHECKING:
@@ -203,10 +203,11 @@ class Assistant:
         if reason is not None:
             answer.reason = f"answer not supported: {reason}"
             return
+        cited += [(sources.index(p) + 1, p) for p in uncited_sources(text, passages, sources)]
         answer.answered = True
         answer.answer = text
         answer.citations = [_citation(number, p) for number, p in cited]
-        answer.warnings = _warnings(passages)
+        answer.warnings = _warnings([p for _, p in cited])
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -85,3 +85,21 @@ def unsupported_reason(
     if answer_words and len(answer_words & read_words) / len(answer_words) < 0.5:
         return "most of the answer's words are not in the cited passages"
     return None
+
+
+def uncited_sources(answer: str, cited: list[Passage], given: Sequence[Passage]) -> list[Passage]:
+    """Passages the answer was given but does not cite, though its wording comes from them, so
+    the operator sees where the answer stands. Taken greedily: the passage holding most of the
+    answer's words its citations lack, then the next for what is still lacking, while one holds
+    at least two (the same row of another machine's table must not ride along)."""
+    lacking = _words(_LIST_MARKER.sub(" ", re.sub(r"\[\d+\]", " ", answer))) - _words(passages_text(cited))
+    candidates = {id(p): (p, _words(passages_text([p]))) for p in given if p not in cited}
+    added: list[Passage] = []
+    while candidates:
+        key, (passage, words) = max(candidates.items(), key=lambda item: len(lacking & item[1][1]))
+        if len(lacking & words) < 2:
+            break
+        added.append(passage)
+        lacking -= words
+        del candidates[key]
+    return added

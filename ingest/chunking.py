@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ingest.documents import Chunk, Page
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
-CHUNKER_VERSION = "manual-3"  # 3: pictures and unmapped fonts read by OCR
+CHUNKER_VERSION = "manual-3"  # 3: pictures and unmapped fonts read by OCR; notices glued within one origin
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -139,11 +139,12 @@ def _line_kind(text: str) -> str:
 
 
 def _glue_safety(units: list[_Unit]) -> list[_Unit]:
-    """A safety notice not followed by a step still belongs with its neighbour in the section."""
+    """A safety notice not followed by a step still belongs with its neighbour in the section
+    (of the same origin: a notice of the text layer is not glued to a table read by OCR)."""
     out: list[_Unit] = []
     pending: _Unit | None = None
     for unit in units:
-        if pending is not None and pending.section == unit.section:
+        if pending is not None and _same_block(pending, unit):
             unit = _Unit(unit.kind, unit.section, pending.lines + unit.lines)
         elif pending is not None:
             out.append(pending)
@@ -153,11 +154,15 @@ def _glue_safety(units: list[_Unit]) -> list[_Unit]:
         else:
             out.append(unit)
     if pending is not None:
-        if out and out[-1].section == pending.section:
+        if out and _same_block(out[-1], pending):
             out[-1] = _Unit(out[-1].kind, out[-1].section, out[-1].lines + pending.lines)
         else:
             out.append(pending)
     return out
+
+
+def _same_block(first: _Unit, second: _Unit) -> bool:
+    return first.section == second.section and first.lines[-1].source == second.lines[0].source
 
 
 def _split_unit(unit: _Unit, budget: int, count: Callable[[list[str]], list[int]]) -> list[list[_Line]]:

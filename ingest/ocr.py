@@ -55,6 +55,7 @@ _MIN_NEW_WORDS = 30  # OCR text must add this many words the text layer lacks...
 _MIN_WORDS_BLANK_PAGE = 8  # ...or this many where the page has no text layer at all
 _MIN_PICTURE_WORDS = 12  # a picture's OCR text must add this many words (not a photo's noise)
 _PICTURE_MIN_CONF = 60  # tesseract's word confidence: below it a picture's "words" are mostly noise
+_SURE_LINE_CONF = 80  # ...unless the median word of their line scores this much
 # A picture must yield this many words of three letters or more: a chart's axis numbers and
 # units ("0ms 3ms 6ms", "2.0A") are not worth a passage.
 _PICTURE_MIN_WORDS = 8
@@ -225,17 +226,30 @@ def ocr_text(image: Image, languages: str) -> str:
 
 
 def ocr_table(image: Image, languages: str, min_conf: float = 0) -> str:
-    """A page read straight across a row, with wide gaps between words made cell borders."""
-    lines: dict[tuple[str, str, str], list[tuple[int, int, int, str]]] = {}
+    """A page read straight across a row, with wide gaps between words made cell borders.
+
+    With `min_conf`, a word tesseract is unsure of is kept only on a line it reads with
+    confidence: the first word after a wide cell gap often scores low though it is right."""
+    lines: dict[tuple[int, ...], list[tuple[int, int, int, str, float]]] = {}
     for row in csv.DictReader(
         io.StringIO(_tesseract(image, languages, "4", "tsv")), delimiter="\t", quoting=csv.QUOTE_NONE
     ):
         word = (row.get("text") or "").strip().strip("|[]")  # cell borders read as glyphs
-        if word and float(row["conf"]) >= min_conf:
-            key = (row["block_num"], row["par_num"], row["line_num"])
-            lines.setdefault(key, []).append((int(row["left"]), int(row["width"]), int(row["height"]), word))
-    ordered = sorted(lines.items(), key=lambda item: tuple(int(part) for part in item[0]))
-    return "\n".join(_cells(words) for _, words in ordered)
+        if word and float(row["conf"]) >= 0:
+            key = tuple(int(row[part]) for part in ("block_num", "par_num", "line_num"))
+            box = (int(row["left"]), int(row["width"]), int(row["height"]), word, float(row["conf"]))
+            lines.setdefault(key, []).append(box)
+    rows = []
+    for _, words in sorted(lines.items()):
+        sure_line = statistics.median(conf for *_, conf in words) >= _SURE_LINE_CONF
+        kept = [
+            (left, width, height, word)
+            for left, width, height, word, conf in words
+            if conf >= min_conf or (sure_line and any(c.isalnum() for c in word))
+        ]
+        if kept:
+            rows.append(_cells(kept))
+    return "\n".join(rows)
 
 
 def ocr_picture(image: Image, languages: str, dpi: int) -> str:
@@ -258,8 +272,14 @@ def without_rules(image: Image, length: int) -> Image:
     from PIL import Image as PilImage
 
     pixels = np.asarray(image.convert("L")).copy()
-    dark = pixels < 128
-    pixels[_on_long_runs(dark, length) | _on_long_runs(dark.T, length).T] = 255
+    dark = pixels < 160
+    across, down = _on_long_runs(dark, length), _on_long_runs(dark.T, length).T
+    # A scaled picture's lines are smeared over their neighbours in grey: those go too.
+    across[1:] |= across[:-1].copy()
+    across[:-1] |= across[1:].copy()
+    down[:, 1:] |= down[:, :-1].copy()
+    down[:, :-1] |= down[:, 1:].copy()
+    pixels[across | down] = 255
     return PilImage.fromarray(pixels)
 
 

@@ -32,6 +32,14 @@ def test_answerable_question_quotes_the_value_and_cites_the_right_page(assistant
     assert all(c.text in [p.text for p in answer.contexts] for c in answer.citations)
 
 
+def test_an_alarm_read_from_a_picture_is_answered_and_says_how_its_text_was_read(assistant: Assistant) -> None:
+    answer = assistant.ask("The VM-600 shows alarm ALM-1114. What do I do?")
+    assert answer.answered, answer.reason
+    assert "MAX mark" in answer.answer
+    [source] = [c.text_source for c in answer.citations if "ALM-1114 | Coolant level low" in c.text]
+    assert source == "ocr-table", "the table is cited, saying it was read by OCR"
+
+
 def test_the_warning_guarding_a_step_is_shown_verbatim(assistant: Assistant) -> None:
     answer = assistant.ask("What system pressure do I set at start-up of the HP-200 press?")
     assert answer.answered, answer.reason

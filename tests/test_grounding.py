@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from assistant.grounding import numbers_in, unsupported_reason
+from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.retrieval import Passage
 
 TITLES = ["HP-200 Hydraulic Press SOP", "CL-400 CNC Lathe Operator Manual", "TV picture issues"]
@@ -54,3 +54,12 @@ def test_wording_from_a_passage_given_but_not_cited_counts_as_read() -> None:
     question = "What is the function of Digital Caption?"
     assert unsupported_reason(question, answer, [options], TITLES) is not None, "the cited passage alone"
     assert unsupported_reason(question, answer, [options], TITLES, given=[options, shown]) is None
+    assert uncited_sources(answer, [options], [options, shown]) == [shown], "and it is cited too"
+
+
+def test_another_machines_row_does_not_ride_along_as_a_citation() -> None:
+    card = _passage("WARNING: Never bridge the door interlock to clear ALM-2217.", "VM-600 alarm codes")
+    table = _passage("ALM-2217 | Door interlock open | Close the guard door fully")
+    lathe = _passage("AL-310 | Door interlock open | Close the guard door; check the door switch")
+    answer = "ALM-2217 means the door interlock is open: close the guard door fully. [1]"
+    assert uncited_sources(answer, [card], [card, table, lathe]) == [table]

@@ -1,7 +1,7 @@
 """Render the sample PDFs from the Markdown sources beside this file, and the DOCX sample.
 
-Run after editing a source (needs the `samples` extra: pip install -e '.[samples]', and Ghostscript
-for the generator's outlined table page):
+Run after editing a source (needs the `samples` extra: pip install -e '.[samples]', Ghostscript
+for the generator's outlined table page, and the DejaVu fonts for the alarm table's picture):
     python sample_docs/.src/build.py
 The folder is hidden so that `shopfloor ingest sample_docs/` does not ingest the sources twice.
 """
@@ -289,9 +289,67 @@ def build_mixer() -> Path:
     return path
 
 
+# An alarm table pasted into the document as a picture (a screenshot of the control's help page),
+# as many real manuals have it: the text layer holds the paragraphs around it, not its rows.
+VM600_ALARMS = [
+    ("Code", "Meaning", "Action"),
+    ("ALM-1101", "Spindle drive overload", "Reduce the depth of cut, then press RESET"),
+    ("ALM-1114", "Coolant level low", "Top up coolant to the MAX mark"),
+    ("ALM-2203", "Tool changer arm not home", "Jog the arm home in MANUAL mode"),
+    ("ALM-2217", "Door interlock open", "Close the guard door fully"),
+    ("ALM-3305", "Air pressure below 5.5 bar", "Check the shop air supply and regulator"),
+    ("ALM-4412", "X axis following error", "Stop the program, call maintenance (ext. 4410)"),
+]
+
+
+def _alarm_table_png() -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 26)
+    bold = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 26)
+    columns, row_h = (0, 175, 585, 1225), 54
+    image = Image.new("RGB", (columns[-1] + 2, row_h * len(VM600_ALARMS) + 2), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, columns[-1], row_h), fill=(215, 225, 240))
+    for r, row in enumerate(VM600_ALARMS):
+        for c, cell in enumerate(row):
+            draw.text((columns[c] + 14, r * row_h + 13), cell, font=bold if r == 0 else font, fill="black")
+        draw.line((0, r * row_h, columns[-1], r * row_h), fill="black", width=2)
+    draw.line((0, len(VM600_ALARMS) * row_h, columns[-1], len(VM600_ALARMS) * row_h), fill="black", width=2)
+    for x in columns:
+        draw.line((x, 0, x, row_h * len(VM600_ALARMS)), fill="black", width=2)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def build_alarms() -> Path:
+    pdf = _titled_pdf("Machining Centre VM-600 - Alarm Codes")
+    pdf.multi_cell(
+        0, 7,
+        "Reference card RC-VM600-02, revision 3, 2026-06-02. The control shows an alarm code in red on the "
+        "status line and stops the feed. Read the code, find it in the table below, do the action, then "
+        "press RESET. Log every alarm in the machine book with the time and the part number.",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    pdf.ln(4)
+    pdf.image(io.BytesIO(_alarm_table_png()), x=pdf.l_margin, w=170)
+    pdf.ln(4)
+    pdf.multi_cell(
+        0, 7,
+        "WARNING: Never bridge the door interlock to clear ALM-2217. If an alarm returns after RESET, tag the "
+        "machine OUT OF SERVICE and call maintenance on extension 4410.",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    path = OUT / "VM-600_Machining_Centre_Alarm_Codes.pdf"
+    pdf.output(str(path))
+    return path
+
+
 if __name__ == "__main__":
     for source in sorted(HERE.glob("*.md")):
         print(render_pdf(source))
     print(build_docx())
     print(build_generator())
     print(build_mixer())
+    print(build_alarms())
