@@ -88,8 +88,9 @@ def tesseract_available() -> bool:
 def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
     """Fill in what the text layer of a PDF lacks, in place. Ruled tables are rebuilt row by row
     and a tick grid is mapped (both from positions, no OCR); OCR'd pages replace their empty or
-    outlined text. Each page records its text source; the document counts its OCR'd pages and
-    lists those that need OCR it could not run."""
+    outlined text, and what pictures on a text page hold is added beside it. Each page records its
+    text source; the document counts its OCR'd pages and lists those that need OCR it could not
+    run."""
     import pypdfium2
 
     try:
@@ -141,8 +142,8 @@ def _ocr_pages(
     options: OcrOptions,
 ) -> list[Page]:
     """OCR the wanted pages, a worker per core. A page with little text-layer text takes the OCR
-    text as its own; beside a real text layer (--ocr always) the OCR text is returned as an extra
-    page, so the text layer's cleaner text is never lost."""
+    text as its own; beside a real text layer (its pictures, or --ocr always) the OCR text is
+    returned as an extra page, so the text layer's cleaner text is never lost."""
     import pypdfium2
 
     with PDFIUM_LOCK:
@@ -154,9 +155,10 @@ def _ocr_pages(
             with PDFIUM_LOCK:
                 image = pdf[survey.index].render(scale=scale, grayscale=True).to_pil()
             try:
-                if survey.kind == "vector":
+                how = _how_to_read(survey, options.mode)
+                if how == "table":
                     return survey, ocr_table(image, options.languages)
-                if survey.kind is None and options.mode != "always":
+                if how == "pictures":
                     crops = [image.crop(_pixels(box, survey.height, scale)) for box in survey.pictures]
                     texts = (ocr_picture(crop, options.languages, options.dpi) for crop in crops)
                     return survey, "\n\n".join(text for text in texts if text)
@@ -180,10 +182,11 @@ def _ocr_pages(
                 if page is None:
                     continue
                 text = normalize_text(raw)
-                pictures = survey.kind is None and options.mode != "always"
+                how = _how_to_read(survey, options.mode)
+                pictures = how == "pictures"
                 if not adds_words(page.text, text, _MIN_PICTURE_WORDS if pictures else _MIN_NEW_WORDS):
                     continue
-                tabular = survey.kind == "vector" or (pictures and text.count(" | ") >= 4)
+                tabular = how == "table" or (pictures and text.count(" | ") >= 4)
                 source = "ocr-table" if tabular else "ocr"
                 document.ocr_pages += 1
                 if pictures or len(_WORD.findall(page.text)) >= _MIN_NEW_WORDS:
@@ -201,6 +204,16 @@ def _ocr_pages(
         with PDFIUM_LOCK:
             pdf.close()
     return added
+
+
+def _how_to_read(survey: PageSurvey, mode: OcrMode) -> Literal["table", "pictures", "page"]:
+    """Outlined text row by row; on a text page only its pictures (all of it with --ocr always);
+    a scan or a page without a character map as a whole page in reading order."""
+    if survey.kind == "vector":
+        return "table"
+    if survey.kind is None and mode != "always":
+        return "pictures"
+    return "page"
 
 
 def adds_words(text_layer: str, ocr: str, min_new: int = _MIN_NEW_WORDS) -> bool:
