@@ -34,6 +34,8 @@ class DocumentRecord:
     tags: dict[str, str] = field(default_factory=dict)
     pages_without_text: list[int] = field(default_factory=list)
     ocr_pending: list[int] = field(default_factory=list)  # pages left unread for want of tesseract
+    # Text pages whose pictures were not read for want of tesseract (the text layer is indexed).
+    pictures_pending: list[int] = field(default_factory=list)
 
     @property
     def chunks(self) -> int:

@@ -31,6 +31,7 @@ class ParsedDocument:
     ocr_pages: int = 0  # pages whose text came from OCR
     ocr_read: int = 0  # pages OCR read, kept or not (figure pages add no words and are not kept)
     ocr_pending: list[int] = field(default_factory=list)  # pages that need OCR it could not run
+    pictures_pending: list[int] = field(default_factory=list)  # text pages whose pictures it could not read
     ocr_seconds: float = 0.0
 
     @property

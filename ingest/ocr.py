@@ -121,13 +121,16 @@ def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
             for page in _ocr_pages(document, wanted, by_number, options):
                 extra.setdefault(page.number, []).append(page)
             document.ocr_seconds += time.perf_counter() - started
-        elif pending := [s.index + 1 for s in wanted if s.kind is not None]:
-            document.ocr_pending = pending
-            document.notices.append(
-                f"{document.path.name}: pages {', '.join(map(str, pending))} need OCR (scanned, drawn as outlines "
-                "or without a character map) but tesseract is not installed; not searchable until it is "
-                "(apt install tesseract-ocr) and you ingest again"
-            )
+        else:
+            # Pictures are read once tesseract is there; a notice about them would mostly name photos.
+            document.pictures_pending = [s.index + 1 for s in wanted if s.kind is None and s.pictures]
+            if pending := [s.index + 1 for s in wanted if s.kind is not None]:
+                document.ocr_pending = pending
+                document.notices.append(
+                    f"{document.path.name}: pages {', '.join(map(str, pending))} need OCR (scanned, drawn as "
+                    "outlines or without a character map) but tesseract is not installed; not searchable until it "
+                    "is (apt install tesseract-ocr) and you ingest again"
+                )
     if extra:
         pages: list[Page] = []
         for page in document.pages:

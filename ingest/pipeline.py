@@ -225,8 +225,10 @@ class IngestRun:
         return todo
 
     def _ocr_now_possible(self, record: DocumentRecord) -> bool:
-        """Pages that needed OCR when tesseract was missing are read again once it is installed."""
-        return bool(record.ocr_pending) and self.settings.ocr != "never" and tesseract_available()
+        """Pages that needed OCR when tesseract was missing, and pictures on text pages, are read
+        again once it is installed."""
+        pending = record.ocr_pending or record.pictures_pending
+        return bool(pending) and self.settings.ocr != "never" and tesseract_available()
 
     def _rebuild(
         self,
@@ -346,6 +348,7 @@ class IngestRun:
             tags=tags,
             pages_without_text=document.pages_without_text,
             ocr_pending=document.ocr_pending,
+            pictures_pending=document.pictures_pending,
         )
         log.info("doc=%s pages=%d chunks=%d secs=%.2f", source.doc_id, record.pages, record.chunks, mid - started)
         return record, nodes

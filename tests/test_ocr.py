@@ -142,24 +142,25 @@ def test_text_pages_of_real_manuals_are_not_flagged_for_ocr() -> None:
 def test_without_tesseract_pages_are_reported_then_read_once_it_is_installed(
     settings, embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    docs = copy_samples(tmp_path / "docs", GENERATOR)
+    docs = copy_samples(tmp_path / "docs", GENERATOR, ALARM_CARD)
     store = IndexStore(settings.index_path)
     with monkeypatch.context() as hidden:
         hidden.setenv("PATH", str(tmp_path / "nothing"))
         first = IngestRun(settings, store, embedder=embedder).run([docs])
-    assert first.count("ingested") == 1 and first.ocr_pages == 0
+    assert first.count("ingested") == 2 and first.ocr_pages == 0
     assert first.notices == [
         f"{GENERATOR}: pages 2 need OCR (scanned, drawn as outlines or without a character map) but tesseract "
         "is not installed; not searchable until it is (apt install tesseract-ocr) and you ingest again"
     ]
     manifest = store.read_manifest()
     assert manifest is not None and manifest.documents[GENERATOR].ocr_pending == [2]
+    assert manifest.documents[ALARM_CARD].pictures_pending == [1], "its paragraphs are indexed, its table not yet"
     listing = CliRunner().invoke(app, ["docs", "--index", str(settings.index_path)], env={"COLUMNS": "300"})
     assert "pages 2" in listing.output, "shopfloor docs says which pages are not searchable"
     second = IngestRun(settings, store, embedder=embedder).run([docs])
-    assert (second.count("replaced"), second.ocr_pages) == (1, 1)
+    assert (second.count("replaced"), second.ocr_pages) == (2, 2)
     third = IngestRun(settings, store, embedder=embedder).run([docs])
-    assert (third.count("unchanged"), third.ocr_pages) == (1, 0), "an unchanged file is not OCR'd again"
+    assert (third.count("unchanged"), third.ocr_pages) == (2, 0), "an unchanged file is not OCR'd again"
 
 
 @needs_corpus
