@@ -50,10 +50,14 @@ def _value_context(value: str, passages: list[Passage]) -> list[str]:
     return context
 
 
+def _statements(answer: str) -> str:
+    """The answer without its citation markers and the numbers of its numbered steps."""
+    return _LIST_MARKER.sub(" ", re.sub(r"\[\d+\]", " ", answer))
+
+
 def numbers_in(text: str) -> set[str]:
-    """The values an answer states ("95", "0.5", "2040"), citation markers and the numbers of
-    its numbered steps left out."""
-    return _numbers(_LIST_MARKER.sub(" ", re.sub(r"\[\d+\]", " ", text)))
+    """The values an answer states ("95", "0.5", "2040")."""
+    return _numbers(_statements(text))
 
 
 def unsupported_reason(
@@ -66,7 +70,6 @@ def unsupported_reason(
     if not cited:
         return "the answer cites no passage"
     support = passages_text(cited)
-    answer_body = re.sub(r"\[\d+\]", " ", answer)
     missing_numbers = numbers_in(answer) - _numbers(support) - _numbers(question)
     if missing_numbers:
         return f"values not in the cited passages: {', '.join(sorted(missing_numbers))}"
@@ -80,7 +83,7 @@ def unsupported_reason(
     for value in sorted(numbers_in(answer) - _numbers(question)):
         if asked and not any(asked & _words(line) for line in _value_context(value, cited)):
             return f"{value} stands in the passages, but not next to what was asked"
-    answer_words = _words(_LIST_MARKER.sub(" ", answer_body))
+    answer_words = _words(_statements(answer))
     read_words = support_words | _words(passages_text(given))
     if answer_words and len(answer_words & read_words) / len(answer_words) < 0.5:
         return "most of the answer's words are not in the cited passages"
@@ -92,7 +95,7 @@ def uncited_sources(answer: str, cited: list[Passage], given: Sequence[Passage])
     the operator sees where the answer stands. Taken greedily: the passage holding most of the
     answer's words its citations lack, then the next for what is still lacking, while one holds
     at least two (the same row of another machine's table must not ride along)."""
-    lacking = _words(_LIST_MARKER.sub(" ", re.sub(r"\[\d+\]", " ", answer))) - _words(passages_text(cited))
+    lacking = _words(_statements(answer)) - _words(passages_text(cited))
     candidates = {id(p): (p, _words(passages_text([p]))) for p in given if p not in cited}
     added: list[Passage] = []
     while candidates:
