@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STOCK = "torch-fp32"
 BACKENDS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16")
+_STALE_EXPORT_S = 3600
 
 
 class BackendUnavailableError(ShopfloorError):
@@ -177,6 +179,7 @@ def exported_model(model_path: Path, export_root: Path) -> Path:
     if xml.is_file():
         return xml
     export_root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_exports(export_root)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=export_root))
     try:
         ov.save_model(_convert(model_path), str(staging / "model.xml"))
@@ -189,6 +192,18 @@ def exported_model(model_path: Path, export_root: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("exported embedding model to OpenVINO at %s", target)
     return xml
+
+
+def _remove_stale_exports(export_root: Path) -> None:
+    """A process killed mid-export leaves its staging folder (about 90 MB) behind. An export takes
+    well under a minute, so one untouched for an hour is nobody's: it goes."""
+    cutoff = time.time() - _STALE_EXPORT_S
+    for folder in export_root.glob(".export-*"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:  # another process cleaned it first
+            continue
 
 
 def _convert(model_path: Path):  # type: ignore[no-untyped-def]

@@ -127,3 +127,19 @@ def test_ingest_never_mixes_vectors_of_two_spaces(embedder: Embedder, tmp_path: 
     with pytest.raises(IncompatibleIndexError):
         open_retriever(own, embedder)
     assert open_retriever(own, lossy).retrieve("air compressor oil")
+
+
+def test_an_export_left_by_a_killed_process_is_cleared_and_a_live_one_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from indexes.encoders import _remove_stale_exports
+
+    stale, live = tmp_path / ".export-killed", tmp_path / ".export-running"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "model.bin").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    _remove_stale_exports(tmp_path)
+    assert not stale.exists() and live.exists()
