@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from assistant.retrieval import HybridRetriever, Passage
@@ -93,8 +94,30 @@ def score_retrieval(retriever: HybridRetriever, questions: list[EvalQuestion], k
 
 
 @dataclass
+class AnswerRecord:
+    """One question's outcome, kept so that a decision rule can be re-scored without the LLM."""
+
+    id: str
+    question: str
+    answerable: bool
+    answered: bool
+    answer: str
+    reason: str | None
+    facts_expected: int
+    facts_found: int
+    citations: list[tuple[str, int | None]]
+    citations_gold: int
+    gold_rank: int | None
+    latency_s: float
+    first_evidence_s: float | None
+    signals: dict[str, Any] = field(default_factory=dict)
+    evidence: list[str] = field(default_factory=list)  # the lines shown first, best first
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass
 class AnswerScore:
-    """Quality of the full answers (LLM included)."""
+    """Quality of the full answers (LLM included), as the operator meets them."""
 
     questions: int
     answered_of_answerable: float
@@ -102,37 +125,67 @@ class AnswerScore:
     citation_precision: float
     refusal_accuracy: float
     median_latency_s: float
+    median_answer_chars: float
+    median_first_evidence_s: float | None
+    records: list[AnswerRecord] = field(default_factory=list)
 
 
 def score_answers(assistant: Any, questions: list[EvalQuestion]) -> AnswerScore:
-    """Ask every question; compare the answers with the expected facts and sources."""
-    from statistics import median
+    """Ask every question; compare the answers with the expected facts and sources.
 
-    facts_total = facts_found = cited_total = cited_gold = 0
-    answered_ok = refused_ok = 0
-    latencies = []
-    for question in questions:
-        answer = assistant.ask(question.question)
-        latencies.append(answer.latency_s)
-        if not question.answerable:
-            refused_ok += not answer.answered
-            continue
-        answered_ok += answer.answered
-        text = _squash(answer.answer) if answer.answered else ""
-        facts_total += len(question.key_facts)
-        facts_found += sum(_squash(fact) in text for fact in question.key_facts)
-        cited_total += len(answer.citations)
-        cited_gold += sum(question.is_gold(c.file, c.page) for c in answer.citations)
-    answerable = sum(q.answerable for q in questions)
-    unanswerable = len(questions) - answerable
+    Key facts count over every answerable question: a refusal finds none of them."""
+    records = [_record(assistant, question) for question in questions]
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    facts_total = sum(r.facts_expected for r in answerable)
+    cited_total = sum(len(r.citations) for r in answerable if r.answered)
+    evidence_times = [r.first_evidence_s for r in records if r.first_evidence_s is not None]
     return AnswerScore(
-        questions=len(questions),
-        answered_of_answerable=answered_ok / answerable if answerable else 0.0,
-        key_facts_found=facts_found / facts_total if facts_total else 0.0,
-        citation_precision=cited_gold / cited_total if cited_total else 0.0,
-        refusal_accuracy=refused_ok / unanswerable if unanswerable else 0.0,
-        median_latency_s=median(latencies) if latencies else 0.0,
+        questions=len(records),
+        answered_of_answerable=_share(sum(r.answered for r in answerable), len(answerable)),
+        key_facts_found=_share(sum(r.facts_found for r in answerable), facts_total),
+        citation_precision=_share(sum(r.citations_gold for r in answerable if r.answered), cited_total),
+        refusal_accuracy=_share(sum(not r.answered for r in unanswerable), len(unanswerable)),
+        median_latency_s=median([r.latency_s for r in records]) if records else 0.0,
+        median_answer_chars=median([len(r.answer) for r in records if r.answered] or [0]),
+        median_first_evidence_s=median(evidence_times) if evidence_times else None,
+        records=records,
     )
+
+
+def _record(assistant: Any, question: EvalQuestion) -> AnswerRecord:
+    answer = assistant.ask(question.question)
+    text = _squash(answer.answer) if answer.answered else ""
+    found = sum(_squash(fact) in text for fact in question.key_facts) if question.answerable else 0
+    return AnswerRecord(
+        id=question.id,
+        question=question.question,
+        answerable=question.answerable,
+        answered=answer.answered,
+        answer=answer.answer,
+        reason=answer.reason,
+        facts_expected=len(question.key_facts) if question.answerable else 0,
+        facts_found=found,
+        citations=[(c.file, c.page) for c in answer.citations],
+        citations_gold=sum(question.is_gold(c.file, c.page) for c in answer.citations),
+        gold_rank=gold_rank(question, answer.contexts) if question.answerable else None,
+        latency_s=answer.latency_s,
+        first_evidence_s=answer.first_evidence_s,
+        signals={"mode": answer.mode, **answer.signals},
+        evidence=[e.text for e in answer.evidence],
+        facts=question.key_facts,
+    )
+
+
+def write_records(path: Path, records: list[AnswerRecord]) -> None:
+    """One JSON line per question: what was answered, why, and the signals behind the decision."""
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
 
 
 def _squash(text: str) -> str:

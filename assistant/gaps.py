@@ -148,6 +148,17 @@ class GapLog:
         )
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
+    def well_answered(self, limit: int) -> list[str]:
+        """Questions the manuals answered and no operator marked unhelpful: thumbs up first, then
+        the most asked, then the latest."""
+        rows = self._read(
+            "SELECT question, SUM(feedback IS 'up') AS up, COUNT(*) AS asked, MAX(asked_at) AS last"
+            " FROM questions WHERE answered = 1 GROUP BY lower(trim(question))"
+            " HAVING SUM(feedback IS 'down') = 0 ORDER BY up DESC, asked DESC, last DESC LIMIT ?",
+            (limit,),
+        )
+        return [str(row["question"]) for row in rows]
+
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM questions")[0][0])
 

@@ -106,11 +106,20 @@ class HybridRetriever:
         self.embedder = embedder
         self.mode = mode
         self.vector_weight = vector_weight
-        self._stem = Stemmer.Stemmer("english").stemWord
+        self.stem = Stemmer.Stemmer("english").stemWord
         position_to_id = snapshot.index.index_struct.nodes_dict
         self._ids = [position_to_id[str(i)] for i in range(len(position_to_id))]
         docs = snapshot.index.docstore.docs
         self._nodes: list[Any] = [docs[node_id] for node_id in self._ids]
+
+    @property
+    def passage_count(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def nodes(self) -> list[Any]:
+        """Every indexed passage, in index order."""
+        return self._nodes
 
     @cached_property
     def _bm25(self) -> Any:
@@ -133,7 +142,7 @@ class HybridRetriever:
         return counts
 
     def _tokens(self, node: Any) -> list[str]:
-        return tokenize(f"{node.metadata.get('heading', '')}\n{node.text}", self._stem)
+        return tokenize(f"{node.metadata.get('heading', '')}\n{node.text}", self.stem)
 
     def correct_typos(self, query: str) -> str:
         """Replace words the manuals never use with the closest word they do use ("hydralic")."""
@@ -182,7 +191,7 @@ class HybridRetriever:
         return scores
 
     def _bm25_scores(self, query: str) -> np.ndarray:
-        tokens = tokenize(query, self._stem)
+        tokens = tokenize(query, self.stem)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(len(self._nodes))
 
     def _fuse(self, vector: np.ndarray, lexical: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:

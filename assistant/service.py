@@ -3,7 +3,7 @@ The CLI and the Gradio app both start here, so they answer alike."""
 
 from __future__ import annotations
 
-from assistant.answering import Assistant
+from assistant.answering import Assistant, Decision
 from assistant.retrieval import HybridRetriever
 from indexes.embedding import Embedder
 from indexes.errors import IndexMissingError
@@ -24,7 +24,7 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: s
 
 
 def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> Assistant:
-    """Everything loaded once; `use_llm=False` answers with the best passages alone."""
+    """Everything loaded once; `use_llm=False` answers with the manual's best lines alone."""
     from assistant.llm import load_llm
 
     retriever = open_retriever(settings, embedder)
@@ -40,7 +40,8 @@ def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedd
         retriever,
         load_llm(settings) if use_llm else None,
         retrieve_k=settings.retrieve_k,
-        context_k=settings.context_k,
+        evidence_lines=settings.evidence_lines,
+        decision=Decision(quote_at=settings.quote_at, answer_at=settings.answer_at),
         min_vector_score=settings.min_vector_score,
         min_bm25_score=settings.min_bm25_score,
         newer_retriever=newer_retriever,

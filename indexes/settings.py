@@ -97,9 +97,19 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(
         default="hybrid", description="hybrid (BM25 + vectors, measured best), bm25 or vector."
     )
-    retrieve_k: int = Field(default=5, ge=1, description="Passages retrieved and shown as closest matches.")
-    context_k: int = Field(
-        default=3, ge=1, description="Passages given to the LLM; prompt reading time dominates an answer's latency."
+    retrieve_k: int = Field(
+        default=5, ge=1, description="Passages retrieved; the evidence lines are chosen from all of them."
+    )
+    evidence_lines: int = Field(
+        default=4, ge=1, le=12, description="Most lines of the manuals shown as evidence and given to the LLM."
+    )
+    quote_at: float = Field(
+        default=0.62,
+        description="Evidence score (0-1) from which the manual's best lines are shown as the answer when the "
+        "LLM declines or its answer fails the check.",
+    )
+    answer_at: float = Field(
+        default=0.40, description="Evidence score (0-1) below which even a checked LLM answer is withheld."
     )
     min_vector_score: float = Field(
         default=0.25,

@@ -10,13 +10,16 @@ none is longer than its window.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ingest.documents import Chunk, Page
+from ingest.cleaning import strip_running_lines
+from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
-CHUNKER_VERSION = "manual-3"  # 3: pictures and unmapped fonts read by OCR; notices glued within one origin
+# 4: sections from the PDF outline; labels and running lines that recur are never headings
+CHUNKER_VERSION = "manual-4"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -28,6 +31,7 @@ _BULLET = re.compile(r"^[-•*▪●◦‣∙]\s*\S")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 _MAX_SECTION_CHARS = 150
+_RECURRING = 3  # a line found this often in one document is a label or running line, not a heading
 
 
 @dataclass
@@ -37,6 +41,7 @@ class _Line:
     label: str | None
     source: str = "text-layer"
     tokens: int = 0
+    styled: dict[str, int] | None = None  # the page's lines set apart by type (see Page.styled)
 
 
 @dataclass
@@ -71,7 +76,7 @@ def heading_level(line: str) -> tuple[int, str] | None:
     """(level, title) when a line is a heading, else None."""
     if m := _MD_HEADING.match(line):
         return len(m.group(1)), m.group(2)
-    if len(line) > 90 or line.endswith((".", ",", ";")):
+    if len(line) > 90 or line.endswith((".", ",", ";", ":")):
         return None
     if _CHAPTER.match(line):
         return 1, line
@@ -88,15 +93,101 @@ def heading_level(line: str) -> tuple[int, str] | None:
     return None
 
 
+def _key(text: str) -> str:
+    """A line as compared with outline titles and other lines: letters and digits only (PDF text
+    may lose or add spaces)."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+class Headings:
+    """Which lines open a section.
+
+    A PDF's own outline (its bookmarks), where it has one, is what the author called a section:
+    a line that matches a bookmark's title on its page opens it, and a bookmark whose title is not
+    in the page's text opens at the top of the page. No other line is then a heading. Without an
+    outline, a line is a heading by its shape (heading_level), unless it recurs: a line found three
+    times or more in a document is a running header ("Everlasting Company") or a label
+    ("CORRECTIVE ACTION" before each remedy of a troubleshooting table), never a section."""
+
+    def __init__(self, lines: list[_Line], outline: list[OutlineEntry], title: str = "") -> None:
+        self._title = _key(title)
+        self._outline: dict[int, list[OutlineEntry]] = {}
+        for entry in outline:
+            self._outline.setdefault(entry.page, []).append(entry)
+        counts = Counter(_key(ln.text) for ln in lines if ln.text)
+        self._recurring = {key for key, n in counts.items() if n >= _RECURRING}
+        self._in_text = {(ln.page, _key(ln.text)) for ln in lines if ln.text}
+        self._page: int | None = None
+
+    def before(self, line: _Line) -> list[tuple[int, str]]:
+        """Bookmarks of a new page whose titles its text does not hold: they open at its top."""
+        if not self._outline or line.page == self._page or line.page is None:
+            return []
+        self._page = line.page
+        return [
+            (e.level, e.title)
+            for e in self._outline.get(line.page, [])
+            if (line.page, _key(e.title)) not in self._in_text
+        ]
+
+    def level(self, line: _Line) -> tuple[int, str] | None:
+        key = _key(line.text)
+        if self._outline:
+            entry = next((e for e in self._outline.get(line.page or 0, []) if _title_matches(e.title, key)), None)
+            return None if entry is None else (entry.level, line.text)
+        if _MD_HEADING.match(line.text):
+            return heading_level(line.text)
+        if not key or key in self._recurring or (len(key) >= 4 and key in self._title and key != self._title):
+            return None  # a label, a running line, or a piece of the document's title wrapped over lines
+        if line.styled is not None:
+            return _styled_heading(line, key)
+        return heading_level(line.text)
+
+
+def _title_matches(title: str, key: str) -> bool:
+    """A line is a bookmark's heading when it reads as its title, maybe after a section number
+    ("1.2 Selecting a Stepper Power Supply" for the bookmark "Selecting a Stepper Power Supply")."""
+    title_key = _key(title)
+    if not key or not title_key.strip("0123456789"):
+        return False
+    return key == title_key or (key.endswith(title_key) and key[: -len(title_key)].isdigit())
+
+
+def _styled_heading(line: _Line, key: str) -> tuple[int, str] | None:
+    """A heading of a PDF that tells its type: a short line, not a sentence or a table row, set
+    apart by its type; its level is its type's rank in the document."""
+    text = line.text
+    assert line.styled is not None
+    level = line.styled.get(key)
+    if level is None or len(text) > 90 or len(text.split()) > 12 or text.endswith((".", ",", ";", ":")):
+        return None
+    if _is_table_row(text) or _SAFETY.match(text) or _BULLET.match(text) or text[:1].islower():
+        return None  # a row, a notice, a list item, or the wrapped end of a bold sentence
+    letters, digits = sum(c.isalpha() for c in text), sum(c.isdigit() for c in text)
+    if letters < 3 or digits >= 0.25 * (letters + digits):
+        return None  # a document code, a date or a page number ("TO 35C2-3-456-11", "0007-3")
+    if heading_level(text) is None and not _title_like(text):
+        return None  # a bold sentence ("Cutting oil must be applied sparingly") is emphasis
+    return level, text
+
+
+def _title_like(text: str) -> bool:
+    """Most of the longer words capitalised, as titles are written ("Service of Fuel Filter")."""
+    words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4]
+    return not words or sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
 def _is_table_row(line: str) -> bool:
     return line.count("|") >= 2 or " | " in line
 
 
-def _units(lines: list[_Line]) -> Iterator[_Unit]:
+def _units(lines: list[_Line], headings: Headings) -> Iterator[_Unit]:
     sections = _Sections()
     unit: _Unit | None = None
     for line in lines:
         text = line.text
+        for entered in headings.before(line):
+            sections.enter(*entered)
         if not text:
             if unit is not None and unit.kind != "safety":
                 yield unit
@@ -104,7 +195,7 @@ def _units(lines: list[_Line]) -> Iterator[_Unit]:
             continue
         if _TABLE_RULE.match(text):
             continue
-        if (heading := heading_level(text)) is not None:
+        if (heading := headings.level(line)) is not None:
             if unit is not None:
                 yield unit
             unit = None
@@ -218,18 +309,28 @@ def _to_chunk(lines: list[_Line], section: str) -> Chunk:
     )
 
 
-def chunk_pages(pages: list[Page], budget: int, count: Callable[[list[str]], list[int]]) -> list[Chunk]:
-    """Chunks of at most `budget` tokens (as `count` measures them), in document order."""
+def chunk_pages(
+    pages: list[Page],
+    budget: int,
+    count: Callable[[list[str]], list[int]],
+    outline: list[OutlineEntry] | None = None,
+    title: str = "",
+) -> list[Chunk]:
+    """Chunks of at most `budget` tokens (as `count` measures them), in document order; sections
+    from the document's `outline` where it has one."""
     lines: list[_Line] = []
     for page in pages:
-        lines += [_Line(text.strip(), page.number, page.label, page.source) for text in page.text.split("\n")]
+        lines += [
+            _Line(text.strip(), page.number, page.label, page.source, styled=page.styled)
+            for text in page.text.split("\n")
+        ]
     # Page breaks are not paragraph breaks: a blank line only where the text has one.
     for line, tokens in zip(lines, count([ln.text for ln in lines]), strict=True):
         line.tokens = tokens
     chunks: list[Chunk] = []
     pending: list[_Line] = []
     pending_section = ""
-    for unit in _glue_safety(list(_units(lines))):
+    for unit in _glue_safety(list(_units(lines, Headings(lines, outline or [], title)))):
         pieces = [unit.lines] if unit.tokens <= budget else _split_unit(unit, budget, count)
         for piece in pieces:
             size = sum(ln.tokens + 1 for ln in piece)
@@ -243,3 +344,9 @@ def chunk_pages(pages: list[Page], budget: int, count: Callable[[list[str]], lis
     if pending:
         chunks.append(_to_chunk(pending, pending_section))
     return chunks
+
+
+def chunk_document(document: ParsedDocument, budget: int, count: Callable[[list[str]], list[int]]) -> list[Chunk]:
+    """A parsed document's chunks: running headers and footers stripped, sections from its outline
+    (or its type), its title never taken for a section."""
+    return chunk_pages(strip_running_lines(document.pages), budget, count, document.outline, document.title)

@@ -77,7 +77,7 @@ def strip_running_lines(pages: list[Page]) -> list[Page]:
     running = {key for key, n in counts.items() if n >= threshold}
     if not running:
         return pages
-    return [Page(p.number, _drop(p.text, running), p.label) for p in pages]
+    return [Page(p.number, _drop(p.text, running), p.label, p.source, p.styled) for p in pages]
 
 
 def _drop(text: str, running: set[str]) -> str:

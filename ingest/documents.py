@@ -15,6 +15,18 @@ class Page:
     label: str | None = None
     # How the text was obtained: text-layer (the file's own text), ocr, ocr-table or tick-map.
     source: str = "text-layer"
+    # Lines set apart by their type (larger or bold), by letters-and-digits key, with their heading
+    # level; None where the format or the reading tells no type (then headings go by shape alone).
+    styled: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """A bookmark of a PDF: a section title, its depth (1 = top) and the page it opens on."""
+
+    page: int
+    level: int
+    title: str
 
 
 @dataclass
@@ -33,6 +45,7 @@ class ParsedDocument:
     ocr_pending: list[int] = field(default_factory=list)  # pages that need OCR it could not run
     pictures_pending: list[int] = field(default_factory=list)  # text pages whose pictures it could not read
     ocr_seconds: float = 0.0
+    outline: list[OutlineEntry] = field(default_factory=list)  # the PDF's bookmarks, if it has any
 
     @property
     def page_count(self) -> int:

@@ -195,7 +195,7 @@ def _ocr_pages(
                 if pictures or len(_WORD.findall(page.text)) >= _MIN_NEW_WORDS:
                     added.append(Page(page.number, text, page.label, source=source))
                     continue
-                page.text, page.source = text, source
+                page.text, page.source, page.styled = text, source, None  # OCR tells no type
                 if page.number in document.pages_without_text:
                     document.pages_without_text.remove(page.number)
         if failed:

@@ -26,8 +26,7 @@ from indexes.errors import DocumentError, ShopfloorError, UnknownDocumentError
 from indexes.manifest import DocumentRecord, Manifest
 from indexes.settings import Settings
 from indexes.store import IndexSnapshot, IndexStore
-from ingest.chunking import CHUNKER_VERSION, chunk_pages
-from ingest.cleaning import strip_running_lines
+from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.documents import Chunk, ParsedDocument
 from ingest.ocr import OcrOptions, tesseract_available
 from ingest.readers import read_document
@@ -329,7 +328,7 @@ class IngestRun:
         report.timings["ocr"] += document.ocr_seconds
         report.ocr_pages += document.ocr_pages
         report.ocr_read += document.ocr_read
-        chunks = chunk_pages(strip_running_lines(document.pages), self.settings.chunk_tokens, self._token_counter.count)
+        chunks = chunk_document(document, self.settings.chunk_tokens, self._token_counter.count)
         if not chunks:
             raise DocumentError(source.path, "no text to index after cleaning")
         nodes = [_node(source, document, chunk, i, tags) for i, chunk in enumerate(chunks)]

@@ -14,8 +14,9 @@ from typing import Any
 
 from indexes.errors import DocumentError
 from ingest.cleaning import looks_glued, normalize_text
-from ingest.documents import Page, ParsedDocument
+from ingest.documents import OutlineEntry, Page, ParsedDocument
 from ingest.ocr import OcrOptions, recover_pages
+from ingest.pdf_fonts import PageType, styled_lines
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ _DATE = re.compile(
 )
 # A page with fewer letters than this has, for search purposes, no text layer.
 _MIN_PAGE_LETTERS = 20
+_MAX_OUTLINE_TITLE = 150  # longer "bookmarks" are whole sentences, not section titles
 
 
 def find_revision(text: str) -> str | None:
@@ -95,17 +97,18 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
         raise DocumentError(path, "PDF has no pages")
     labels = _page_labels(reader, count)
     notices: list[str] = []
-    raw_pages = [_extract_page(reader, i, path, notices) for i in range(count)]
+    types = [PageType() for _ in range(count)]
+    raw_pages = [_extract_page(reader, i, path, notices, types[i]) for i in range(count)]
     # The cause (a font whose word gaps are offsets, not spaces) is document-wide, and a table
     # page can hide it, so one glued page sends the whole document to PDFium.
     if any(looks_glued(raw) for raw in raw_pages):
         raw_pages = _pdfium_pages(path) or raw_pages
     pages, without_text = [], []
-    for i, raw in enumerate(raw_pages):
+    for i, (raw, styled) in enumerate(zip(raw_pages, styled_lines(types), strict=True)):
         text = normalize_text(raw)
         if sum(c.isalpha() for c in text) < _MIN_PAGE_LETTERS and _has_images(reader, i):
             without_text.append(i + 1)
-        pages.append(Page(i + 1, text, labels[i]))
+        pages.append(Page(i + 1, text, labels[i], styled=styled))
     document = ParsedDocument(path=path, title="", pages=pages, pages_without_text=without_text, notices=notices)
     if ocr is not None:
         recover_pages(document, ocr)
@@ -127,6 +130,7 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
             )
         raise DocumentError(path, "no text on any page")
     front = "\n".join(p.text for p in document.pages[:2])
+    document.outline = _outline(reader, count)
     document.title = _pdf_title(reader) or _first_heading(front) or path.stem
     document.revision = find_revision(front)
     return document
@@ -138,12 +142,38 @@ def _no_ocr(ocr: OcrOptions | None) -> str:
     return "tesseract is not installed for OCR (apt install tesseract-ocr)"
 
 
-def _extract_page(reader: Any, i: int, path: Path, notices: list[str]) -> str:
+def _extract_page(reader: Any, i: int, path: Path, notices: list[str], types: PageType) -> str:
     try:
-        return str(reader.pages[i].extract_text())
+        return str(reader.pages[i].extract_text(visitor_text=types.visitor()))
     except Exception as exc:  # pypdf raises many types on damaged content streams
         notices.append(f"{path.name}: page {i + 1} could not be read ({type(exc).__name__}); skipped")
         return ""
+
+
+def _outline(reader: Any, count: int) -> list[OutlineEntry]:
+    """The PDF's bookmarks as (page, level, title); none when it has too few to map the sections
+    (a lone "Cover" bookmark says nothing about the rest)."""
+    entries: list[OutlineEntry] = []
+
+    def walk(items: list[Any], level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+            except Exception:  # a bookmark pointing nowhere (or malformed) is skipped, not fatal
+                continue
+            title = normalize_text(str(getattr(item, "title", "") or "")).strip()
+            sentence = title.endswith(".") and len(title.split()) > 3  # glossaries bookmark each entry
+            if page is not None and 0 <= page < count and title and len(title) <= _MAX_OUTLINE_TITLE and not sentence:
+                entries.append(OutlineEntry(page + 1, level, title))
+
+    try:
+        walk(list(reader.outline), 1)
+    except Exception:  # a malformed /Outlines tree: the text's own headings are used instead
+        return []
+    return entries if len(entries) >= max(3, count // 10) else []
 
 
 def _page_labels(reader: Any, count: int) -> list[str | None]:

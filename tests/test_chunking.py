@@ -6,8 +6,7 @@ import pytest
 
 from indexes.embedding import TokenCounter
 from indexes.settings import load_settings
-from ingest.chunking import chunk_pages
-from ingest.cleaning import strip_running_lines
+from ingest.chunking import chunk_document, chunk_pages
 from ingest.documents import Chunk, Page
 from ingest.readers import read_document
 from tests.conftest import CORPUS, SAMPLE_DOCS, needs_corpus
@@ -19,8 +18,7 @@ def count():
 
 
 def _chunks(name: str, count, budget: int = 200) -> list[Chunk]:
-    doc = read_document(SAMPLE_DOCS / name)
-    return chunk_pages(strip_running_lines(doc.pages), budget, count)
+    return chunk_document(read_document(SAMPLE_DOCS / name), budget, count)
 
 
 def _holding(chunks: list[Chunk], text: str) -> Chunk:
@@ -91,7 +89,7 @@ def test_numbered_steps_are_not_split_mid_step(count) -> None:
 )
 def test_every_chunk_of_a_real_manual_fits_the_window(name: str, count) -> None:
     doc = read_document(CORPUS / name)
-    chunks = chunk_pages(strip_running_lines(doc.pages), 200, count)
+    chunks = chunk_document(doc, 200, count)
     tokens = count([c.text for c in chunks])
     assert max(tokens) <= 200 + 20  # line joins add at most a token each
     # nothing is lost but headings (kept as each chunk's section) and running headers/footers

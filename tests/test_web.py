@@ -10,6 +10,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,9 +34,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(llm_settings, embedder):
-    """The real app (LLM, index, gap log) on a free loopback port."""
+@contextmanager
+def _serving(settings) -> Iterator[str]:
+    """The real app (LLM, index, gap log) for these settings on a free loopback port."""
     import uvicorn
 
     from ui.server import create_app
@@ -42,7 +44,6 @@ def server(llm_settings, embedder):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = llm_settings.model_copy(update={"manager_user": "manager"})
     web = uvicorn.Server(
         uvicorn.Config(create_app(settings, PASSWORD), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -51,9 +52,17 @@ def server(llm_settings, embedder):
     deadline = time.monotonic() + 120
     while not web.started and time.monotonic() < deadline:
         time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", settings
+    yield f"http://127.0.0.1:{port}"
     web.should_exit = True
     thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(llm_settings, embedder):
+    """The app over the sample manuals."""
+    settings = llm_settings.model_copy(update={"manager_user": "manager"})
+    with _serving(settings) as base:
+        yield base, settings
 
 
 def _status(url: str, method: str = "GET") -> int:
@@ -180,3 +189,60 @@ def test_two_terminals_asking_at_once_both_get_their_answer(server) -> None:
         ("T-A", asked["T-A"][0], 1),
         ("T-B", asked["T-B"][0], 1),
     ]
+
+
+@pytest.fixture(scope="module")
+def corpus_server(tmp_path_factory, embedder):
+    """The real app over a real manual nobody here wrote (the LinuxCNC integrator manual)."""
+    from indexes.settings import load_settings
+    from indexes.store import IndexStore
+    from ingest.pipeline import IngestRun
+    from tests.conftest import CORPUS
+
+    home = tmp_path_factory.mktemp("corpus-home")
+    settings = load_settings(home=home, index_dir=home / "index")
+    IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([CORPUS / "LinuxCNC_Integrator.pdf"])
+    with _serving(settings) as base:
+        yield base
+
+
+# Questions of the project's own hard set (benchmarks/eval/linuxcnc.jsonl), as operators typed them.
+CORPUS_QUESTIONS = {
+    "lcnc-009": ("parker oem750 direction setup time", "200000", 11),
+    "lcnc-016": (
+        "vfd is throwing noise into everything, where should it be mounted and how do i run the motor cable",
+        "separate enclosure",
+        18,
+    ),
+}
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "corpus").is_dir(), reason="../shared/corpus is absent")
+def test_on_a_real_manual_the_operator_sees_the_manuals_lines_before_the_answer(corpus_server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{corpus_server}/?terminal=T-REAL")
+        for question, fact, gold_page in CORPUS_QUESTIONS.values():
+            page.get_by_role("button", name="New conversation").click()
+            page.get_by_placeholder("Type your question…").fill(question)
+            asked = time.monotonic()
+            page.get_by_role("button", name="Ask", exact=True).click()
+            page.get_by_text("From the manual:").first.wait_for(timeout=60_000)
+            evidence_after = time.monotonic() - asked
+            chips = page.locator("#sources label")
+            assert chips.count() == 0, "the manual's lines are on screen before the answer is final"
+            quote = page.locator("#chat blockquote").first.inner_text()
+            assert "LinuxCNC_Integrator.pdf" in quote and "page" in quote, "each line says where it stands"
+            final_state = page.locator("#sources label").or_(page.get_by_text("Not found in the manuals."))
+            final_state.first.wait_for(timeout=180_000)
+            final = page.locator("#chat .message").last.inner_text()
+            assert chips.count() > 0, f"answered with its sources: {final}"
+            assert fact.lower() in final.lower(), final
+            assert any(f"page {gold_page}" in chips.nth(i).inner_text() for i in range(chips.count()))
+            assert evidence_after < 30, f"lines shown {evidence_after:.1f} s after Ask"
+        page.screenshot(path=str(ROOT / "docs" / "operator_view_real_manual.png"), full_page=True)
+        browser.close()

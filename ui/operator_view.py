@@ -3,6 +3,8 @@ passage and a picture of its page, thumbs up/down, filters, a terminal id, no lo
 
 from __future__ import annotations
 
+import html
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -12,9 +14,13 @@ from typing import Any
 import gradio as gr
 
 from assistant.answering import SOURCE_NOTES, Answer, Assistant, Turn
+from assistant.evidence import Evidence
 from assistant.gaps import GapLog
 from assistant.retrieval import Filters
+from assistant.suggestions import suggested_questions
 from ui.pages import page_image
+
+log = logging.getLogger(__name__)
 
 CSS = """
 .gradio-container { font-size: 20px !important; }
@@ -44,20 +50,40 @@ def source_label(citation: Any) -> str:
     return f"[{citation.number}] {citation.file}{page}{section}{via}"
 
 
+def evidence_markdown(evidence: list[Evidence], limit: int = 3) -> str:
+    """The manual's own lines, quoted exactly with document, page and section (document text escaped)."""
+    quotes = []
+    for line in evidence[:limit]:
+        p = line.passage
+        where = ", ".join(x for x in (p.file, f"page {p.page}" if p.page is not None else "", p.section) if x)
+        quotes.append(f"> “{_escape(line.text)}”  \n> — *{_escape(where)}*")
+    return "\n>\n".join(quotes)
+
+
+def draft_markdown(evidence: list[Evidence], draft: str) -> str:
+    """While the model writes: the evidence first, the growing answer under it."""
+    shown = f"**From the manual:**\n\n{evidence_markdown(evidence)}" if evidence else ""
+    return f"{shown}\n\n{_escape(draft)}…" if draft else (shown or "…")
+
+
 def answer_markdown(answer: Answer) -> str:
-    """How an answer reads in the chat: the answer, safety notices set apart, or a plain refusal."""
+    """How an answer reads in the chat: the answer over the lines it rests on, safety notices set
+    apart; or a plain refusal over the lines that came closest."""
     if not answer.answered:
-        closest = "\n".join(
-            f"- {p.file}{f', page {p.page}' if p.page else ''}: {p.text[:140].replace(chr(10), ' ')}…"
-            for p in answer.contexts[:3]
-        )
-        return (
-            f"**Not found in the manuals.**\n\nClosest passages:\n{closest}"
-            if closest
-            else "**Not found in the manuals.**"
-        )
-    notices = "".join(f'\n\n<div class="safety">⚠ {w}</div>' for w in answer.warnings)
-    return f"{answer.answer}{notices}"
+        if not answer.evidence:
+            return "**Not found in the manuals.**"
+        return f"**Not found in the manuals.**\n\nClosest lines:\n\n{evidence_markdown(answer.evidence)}"
+    quoted = [e for e in answer.evidence if any(e.text in c.lines for c in answer.citations)]
+    notices = "".join(f'\n\n<div class="safety">⚠ {_escape(w)}</div>' for w in answer.warnings)
+    body = _escape(answer.answer)
+    if answer.mode == "composed" and quoted:
+        body += f"\n\n{evidence_markdown(quoted)}"
+    return f"{body}{notices}"
+
+
+def _escape(text: str) -> str:
+    """Document text reaches the page as text: no element of a manual is ever rendered."""
+    return html.escape(text, quote=False).replace("*", "\\*").replace("_", "\\_")
 
 
 def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal: str) -> gr.Blocks:
@@ -83,7 +109,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
         with gr.Row():
             passage = gr.Markdown()
             picture = gr.Image(label="Page", visible=False, interactive=False, height=560)
-        gr.Examples(example_questions(assistant), inputs=question, label="Try asking")
+        gr.Examples(suggested_questions(assistant.retriever, gap_log), inputs=question, label="Try asking")
 
         def respond(
             text: str,
@@ -109,8 +135,8 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
                 return gap_log.record(answer, terminal, equipment=equipment)
 
             for partial in _stream(assistant, text, state.turns, filters, log_answer):
-                if isinstance(partial, str):
-                    history[-1] = {"role": "assistant", "content": partial}
+                if isinstance(partial, Draft):
+                    history[-1] = {"role": "assistant", "content": draft_markdown(partial.evidence, partial.text)}
                     yield history, state, gr.update(), ""
                     continue
                 answer, question_id = partial
@@ -125,7 +151,9 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             citation = next((c for c in (state.citations if state else []) if source_label(c) == label), None)
             if citation is None:
                 return "", gr.update(visible=False, value=None)
-            shown = f"**{source_label(citation)}**\n\n" + citation.text.replace("\n", "  \n")
+            quoted = "".join(f"> {_escape(line)}\n>\n" for line in citation.lines)
+            passage_text = _escape(citation.text).replace("\n", "  \n")
+            shown = f"**{_escape(source_label(citation))}**\n\n{quoted}\n{passage_text}"
             image = page_image(manifest, citation.doc_id, citation.page, citation.text) if citation.page else None
             return shown, gr.update(visible=image is not None, value=image)
 
@@ -158,42 +186,43 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
     return view
 
 
+@dataclass
+class Draft:
+    """What is on screen before the answer is final: the evidence, then the model's growing text."""
+
+    evidence: list[Evidence]
+    text: str = ""
+
+
 def _stream(
     assistant: Assistant, text: str, turns: list[Turn], filters: Filters, log_answer: Callable[[Answer], int]
-) -> Iterator[str | tuple[Answer, int]]:
-    """Yield the growing draft as tokens arrive, then (the final checked Answer, its gap-log id).
-    The answer is logged by the worker itself: a terminal that leaves mid-answer loses no row."""
-    tokens: queue.Queue[str | None] = queue.Queue()
+) -> Iterator[Draft | tuple[Answer, int]]:
+    """Yield the evidence as soon as it is found, the growing draft as tokens arrive, then (the final
+    checked Answer, its gap-log id). The answer is logged by the worker itself: a terminal that
+    leaves mid-answer loses no row."""
+    events: queue.Queue[list[Evidence] | str | None] = queue.Queue()
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            answer = assistant.ask(text, history=turns, filters=filters or None, on_token=tokens.put)
+            answer = assistant.ask(
+                text, history=turns, filters=filters or None, on_token=events.put, on_evidence=events.put
+            )
             result["answer"] = (answer, log_answer(answer))
-        except Exception as exc:  # shown to the operator as a plain message
-            result["error"] = exc
+        except Exception:  # the operator gets a plain message; the details go to the log
+            log.exception("answering failed: question=%r", text)
+            result["error"] = True
         finally:
-            tokens.put(None)
+            events.put(None)
 
     threading.Thread(target=work, name="answer", daemon=True).start()
-    draft = ""
-    while (token := tokens.get()) is not None:
-        draft += token
+    draft = Draft([])
+    while (event := events.get()) is not None:
+        if isinstance(event, list):
+            draft.evidence = event
+        else:
+            draft.text += event
         yield draft
     if "error" in result:
-        raise gr.Error(f"The assistant failed: {result['error']}")
+        raise gr.Error("The assistant could not answer just now. Please try again, or ask a technician.")
     yield result["answer"]
-
-
-def example_questions(assistant: Assistant, limit: int = 4) -> list[str]:
-    """Questions drawn from the indexed documents' section headings."""
-    examples = []
-    for record in assistant.retriever.snapshot.manifest.documents.values():
-        nodes = assistant.retriever.snapshot.nodes(record.chunk_ids[:6])
-        sections = [n.metadata.get("section", "") for n in nodes if n.metadata.get("section")]
-        if sections:
-            topic = sections[min(2, len(sections) - 1)].split(" > ")[-1].lstrip("0123456789. ")
-            examples.append(f"What does the {record.title.split(' - ')[0]} manual say about {topic.lower()}?")
-        if len(examples) == limit:
-            break
-    return examples

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from typing import Any
 
 from indexes.embedding import Embedder
@@ -35,6 +36,8 @@ def create_app(settings: Settings, manager_password: str) -> Any:
 
     embedder = Embedder.from_settings(settings)
     assistant = open_assistant(settings, embedder=embedder)
+    # The fixed start of every prompt is read while the server starts, not at the first question.
+    threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
     gap_log = GapLog(settings.gaps_db)
 
     def recheck(gaps: list[Any]) -> list[int]:
