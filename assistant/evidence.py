@@ -86,6 +86,7 @@ _ASKS_VALUE = re.compile(
     r"\bhow (?:much|many|long|far|high|low)|\bmax|\bmin(?:imum)?\b|\blimit|\brating|\bvalue", re.IGNORECASE
 )
 _HAS_NUMBER = re.compile(r"\d")
+_RARE_CODE = 3  # a code in more passages than this names the machine (MEP-802A: 10), not what is asked
 _CODE = re.compile(r"\b[A-Za-z]{1,6}-?\d[\w-]*\b")
 _ASKS_STEPS = re.compile(r"\bhow (?:do|can|to|should)\b|\bsteps?\b|\bprocedure\b|\bwhat do i do\b", re.IGNORECASE)
 
@@ -186,8 +187,8 @@ def _codes(text: str) -> set[str]:
     return {c.lower() for c in _CODE.findall(text) if any(ch.isdigit() for ch in c) and any(ch.isalpha() for ch in c)}
 
 
-def _kind_score(question: str, kinds: set[str], text: str) -> float:
-    if codes := _codes(question):  # a line that names the code the question names is what it asks about
+def _kind_score(question: str, kinds: set[str], codes: set[str], text: str) -> float:
+    if codes:  # a line that names the code the question names is what it asks about
         return 1.0 if codes & _codes(text) else 0.0
     if kinds:
         return 1.0 if any(VALUE_KINDS[k][1].search(text) for k in kinds) else 0.0
@@ -223,6 +224,8 @@ class EvidenceFinder:
             return []
         weights = self._word_weights(question)
         kinds = asked_kinds(question)
+        # A code found all over the manuals is the machine's name ("MEP-802A"), not what is asked about.
+        codes = {c for c in _codes(question) if self._df(c) <= _RARE_CODE}
         vectors = self._embed([line.text for line in lines])
         meaning = vectors @ query_vector
         best_place = max(p.score for p in passages) or 1.0
@@ -231,7 +234,7 @@ class EvidenceFinder:
             parts = {
                 "meaning": float(cosine),
                 "words": self._word_score(weights, line),
-                "kind": _kind_score(question, kinds, line.text),
+                "kind": _kind_score(question, kinds, codes, line.text),
                 "place": max(line.passage.score, 0.0) / best_place,
             }
             total = sum(WEIGHTS[k] * v for k, v in parts.items())

@@ -123,3 +123,21 @@ def test_the_prompt_holds_only_the_numbered_lines_and_answers_cite_passages() ->
     assert renumber("Every 4.000 hours [1], with Shell Alvania RL3 [3].", [evidence[0], evidence[2]]) == (
         "Every 4.000 hours [1], with Shell Alvania RL3 [1]."
     )
+
+
+def test_a_rare_code_marks_its_line_and_the_machines_own_name_does_not(embedder: Embedder) -> None:
+    rows = _passage(
+        "Code | Meaning | Remedy\nAL-205 | Chuck pressure low | Check the hydraulic unit\n"
+        "AL-310 | Door open | Close the door\nMEP-802A | 60 Hz set | none",
+        1.0,
+        "5 Alarm codes",
+        "r",
+    )
+    counts = {"al-205": 1, "mep-802a": 10}
+    finder = EvidenceFinder(embedder.embed_texts, lambda w: w, lambda w: counts.get(w, 20), 100)
+    question = "alarm AL-205"
+    best = finder.score(question, embedder.embed_query(question), [rows])[0]
+    assert best.text.startswith("AL-205") and best.scores["kind"] == 1.0
+    question = "fan belt deflection on the MEP-802A"
+    scored = finder.score(question, embedder.embed_query(question), [rows])
+    assert all(e.scores["kind"] == 0.0 for e in scored), "a code found in ten passages is the machine's name"
