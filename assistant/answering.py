@@ -275,7 +275,8 @@ class Assistant:
         given = [line_passage(e) for e in answer.evidence]
         reason = unsupported_reason(query, text, lines, titles, given=given)
         if reason is None:
-            cited += [e for e in answer.evidence if line_passage(e) in uncited_sources(text, lines, given)]
+            uncited = uncited_sources(text, lines, given)
+            cited += [e for e, passage in zip(answer.evidence, given, strict=True) if passage in uncited]
         self._decide(answer, text, None if reason is None else f"answer not supported: {reason}", cited)
 
     def _decide(self, answer: Answer, text: str | None, problem: str | None, cited: list[Evidence]) -> None:

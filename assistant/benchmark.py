@@ -33,7 +33,7 @@ class AskTiming:
     bare_first_token_s: float
     bare_total_s: float
     prompt_tokens: int
-    read_tokens: int  # of those, what the model had to read: not the system prompt it kept
+    read_tokens: int  # of those, what the model had to read: not the fixed prefix it kept
     answer_tokens: int
     answered: bool
 
@@ -85,6 +85,7 @@ def time_question(assistant: Assistant, question: str, cold: bool = False) -> As
         pieces.append(time.perf_counter())
         written += piece
     bare_total = time.perf_counter() - bare_started
+    prompt_tokens = _tokens(assistant.llm, chatml(messages))
     return AskTiming(
         question=question,
         first_evidence_s=answer.first_evidence_s,
@@ -92,9 +93,8 @@ def time_question(assistant: Assistant, question: str, cold: bool = False) -> As
         total_s=total,
         bare_first_token_s=(pieces[0] - bare_started) if pieces else bare_total,
         bare_total_s=bare_total,
-        prompt_tokens=_tokens(assistant.llm, chatml(messages)),
-        read_tokens=_tokens(assistant.llm, chatml(messages))
-        - (0 if cold else _tokens(assistant.llm, chatml(messages[:1]))),
+        prompt_tokens=prompt_tokens,
+        read_tokens=prompt_tokens - (0 if cold else _tokens(assistant.llm, chatml(messages[:-1]))),
         answer_tokens=_tokens(assistant.llm, written),
         answered=answer.answered,
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.retrieval import Passage, tokenize
+from assistant.retrieval import WORD, Passage, tokenize
 
 # The kinds of value a question can ask for: (what the question says, what a line holding one says).
 _UNIT = r"(?:\s?(?:-|to|–)\s?\d[\d.,]*)?\s?"
@@ -228,7 +228,7 @@ class EvidenceFinder:
         codes = {c for c in _codes(question) if self._df(c) <= _RARE_CODE}
         vectors = self._embed([line.text for line in lines])
         meaning = vectors @ query_vector
-        best_place = max(p.score for p in passages) or 1.0
+        best_place = max(max(p.score for p in passages), 1e-6)  # fused scores can be zero or below
         scored = []
         for line, cosine in zip(lines, meaning, strict=True):
             parts = {
@@ -298,7 +298,7 @@ class EvidenceFinder:
     def _word_weights(self, question: str) -> dict[str, float]:
         """Each content word of the question, stemmed, weighted by its rarity in the manuals."""
         weights: dict[str, float] = {}
-        for word in re.findall(r"[a-z0-9]+(?:[-./][a-z0-9]+)*", question.lower()):
+        for word in WORD.findall(question.lower()):
             for token in tokenize(word, self._stem):
                 df = self._df(word)
                 weights[token] = max(weights.get(token, 0.0), math.log(1 + self._total / (1 + df)))

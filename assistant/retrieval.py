@@ -24,7 +24,8 @@ import numpy as np
 from indexes.embedding import Embedder
 from indexes.store import IndexSnapshot
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
+# A word or a code as the manuals and the questions are matched on ("hf-2040", "0.5", "oil").
+WORD = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
 _STOPWORDS = frozenset(
     """
     a an and are as at be by can do does for from how i in is it its of on or should the this to
@@ -38,7 +39,7 @@ MODES = ("hybrid", "bm25", "vector")
 def tokenize(text: str, stem: Any) -> list[str]:
     """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040)."""
     tokens: list[str] = []
-    for token in _TOKEN.findall(text.lower()):
+    for token in WORD.findall(text.lower()):
         parts = re.split(r"[-./]", token)
         for word in [token, *parts] if len(parts) > 1 else [token]:
             if word and word not in _STOPWORDS:
@@ -137,7 +138,7 @@ class HybridRetriever:
         """Every indexed word with the number of chunks it occurs in."""
         counts: dict[str, int] = {}
         for node in self._nodes:
-            for word in set(_TOKEN.findall(f"{node.metadata.get('heading', '')} {node.text}".lower())):
+            for word in set(WORD.findall(f"{node.metadata.get('heading', '')} {node.text}".lower())):
                 counts[word] = counts.get(word, 0) + 1
         return counts
 
