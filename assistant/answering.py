@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.evidence import Evidence, EvidenceFinder, evidence_summary
 from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
+from assistant.llm import DECLINE as NOT_FOUND
+from assistant.llm import FirstStep, Message
 from assistant.retrieval import Filters, HybridRetriever, Passage
+from indexes.settings import Settings
 
 if TYPE_CHECKING:
-    from llama_index.core.llms import LLM, ChatMessage
+    from assistant.llm import AnswerModel
 
-NOT_FOUND = "NOT FOUND"
 REFUSAL = "Not found in the manuals."
 # Fixed, and first in every prompt (with the worked examples below), so llama.cpp reads it once
 # and keeps it: only the lines and the question are read for each answer.
@@ -39,10 +41,10 @@ EXAMPLES = (
         "Every 500 operating hours, with lithium grease EP2 [1].",
     ),
     (
-        "Lines from the manuals:\n[1] (Troubleshooting) Engine cranks but fails to start.\n[2] (Troubleshooting) "
-        "Cold ambient temperature.\n[3] (Troubleshooting) Turn MASTER SWITCH to PREHEAT for 30 seconds before "
-        "cranking.\n\nQuestion: motor turns over but wont fire on cold mornings",
-        "In the cold, turn the MASTER SWITCH to PREHEAT for 30 seconds before cranking [3].",
+        "Lines from the manuals:\n[1] (Troubleshooting) Conveyor stops shortly after start.\n[2] (Troubleshooting) "
+        "Photo-eye lens dirty.\n[3] (Troubleshooting) Wipe the photo-eye lens with a dry cloth, then press RESET."
+        "\n\nQuestion: belt keeps stopping by itself after i start it",
+        "The photo-eye lens may be dirty: wipe it with a dry cloth, then press RESET [3].",
     ),
     (
         "Lines from the manuals:\n[1] (1.2 Spindle) The spindle motor is rated 7.5 kW at 6000 rpm.\n\n"
@@ -142,15 +144,31 @@ class Turn:
 
 @dataclass
 class Decision:
-    """When the manual's lines are shown as the answer though the model declined or its answer
-    failed the check, and when a question is refused although the model answered.
+    """When the model is held to answer, when the manual's lines are shown as the answer though the
+    model declined or its answer failed the check, and when a question is refused although the
+    model answered. The values are settings (see there), calibrated on benchmarks/eval/: answering
+    an unanswerable question is worse than refusing, but refusing what the manual plainly says is
+    the failure operators meet most."""
 
-    Calibrated on the project's evaluation sets (benchmarks/eval/): answering an unanswerable
-    question is worse than refusing, but refusing what the manual plainly says is the failure
-    operators meet most."""
+    quote_at: float
+    answer_at: float
+    insist_below: float
+    insist_strong_below: float
+    strong_evidence: float
 
-    quote_at: float = 0.62  # evidence score from which the best lines are shown as the answer
-    answer_at: float = 0.40  # evidence score below which even the model's checked answer is withheld
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Decision:
+        return cls(
+            quote_at=settings.quote_at,
+            answer_at=settings.answer_at,
+            insist_below=settings.insist_below,
+            insist_strong_below=settings.insist_strong_below,
+            strong_evidence=settings.strong_evidence,
+        )
+
+    def insist(self, evidence: float) -> float:
+        """The model's chance of declining below which it is held to answer, on evidence this strong."""
+        return self.insist_strong_below if evidence >= self.strong_evidence else self.insist_below
 
 
 class Assistant:
@@ -160,7 +178,7 @@ class Assistant:
     def __init__(
         self,
         retriever: HybridRetriever,
-        llm: LLM | None,
+        llm: AnswerModel | None,
         *,
         retrieve_k: int = 5,
         evidence_lines: int = 4,
@@ -177,7 +195,7 @@ class Assistant:
         self.evidence_lines = evidence_lines
         self.min_vector_score = min_vector_score
         self.min_bm25_score = min_bm25_score
-        self.decision = decision or Decision()
+        self.decision = decision or Decision.from_settings(Settings())
         self._llm_lock = threading.Lock()
         self._titles = _titles(retriever)
 
@@ -222,12 +240,8 @@ class Assistant:
         question does not wait for it (llama.cpp keeps what it read when the next prompt starts alike)."""
         if self.llm is None:
             return
-        from llama_index.core.llms import ChatMessage
-
-        from assistant.llm import stream_chat
-
         with self._llm_lock:
-            for _ in stream_chat(self.llm, [*prompt_prefix(), ChatMessage(role="user", content="Hello")]):
+            for _ in self.llm.stream([*prompt_prefix(), Message(role="user", content="Hello")]):
                 break
 
     def _follow_index(self) -> None:
@@ -252,20 +266,18 @@ class Assistant:
         on_token: Callable[[str], None] | None,
         titles: set[str],
     ) -> None:
-        from llama_index.core.llms import ChatMessage
-
-        from assistant.llm import stream_chat
-
-        messages = [*prompt_prefix(), ChatMessage(role="user", content=user_prompt(question, answer.evidence, history))]
+        messages = [*prompt_prefix(), Message(role="user", content=user_prompt(question, answer.evidence, history))]
+        first_step = FirstStep(insist_below=self.decision.insist(answer.signals.get("evidence", 0.0)))
         pieces: list[str] = []
         assert self.llm is not None
         with self._llm_lock:
-            for piece in stream_chat(self.llm, messages):
+            for piece in self.llm.stream(messages, first_step):
                 pieces.append(piece)
                 if on_token is not None:
                     on_token(piece)
         text = "".join(pieces).strip()
         answer.signals["model"] = text[:400]
+        answer.signals["decline"] = None if first_step.decline is None else round(first_step.decline, 4)
         if not text or NOT_FOUND in text.upper():
             self._decide(answer, None, "the model found no answer in the manual's lines", [])
             return
@@ -299,13 +311,11 @@ class Assistant:
         answer.warnings = _warnings([e.passage for e in cited])
 
 
-def prompt_prefix() -> list[ChatMessage]:
+def prompt_prefix() -> list[Message]:
     """The fixed start of every prompt: the rules and the worked examples."""
-    from llama_index.core.llms import ChatMessage
-
-    messages = [ChatMessage(role="system", content=SYSTEM_PROMPT)]
+    messages = [Message(role="system", content=SYSTEM_PROMPT)]
     for question, reply in EXAMPLES:
-        messages += [ChatMessage(role="user", content=question), ChatMessage(role="assistant", content=reply)]
+        messages += [Message(role="user", content=question), Message(role="assistant", content=reply)]
     return messages
 
 

@@ -7,10 +7,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import Any
 
 from assistant.answering import Assistant, prompt_prefix, user_prompt
-from assistant.llm import stream_chat
+from assistant.llm import Message
 
 DEFAULT_QUESTIONS = (
     "How often must the hydraulic oil of the HP-200 press be changed?",
@@ -47,45 +46,32 @@ def cpu_vector_extensions() -> str:
     return " ".join(f for f in _VECTOR_FLAGS if f in flags) or "none of " + " ".join(_VECTOR_FLAGS)
 
 
-def _forget_prompt_cache(llm: Any) -> None:
-    """llama.cpp reuses the longest shared prompt prefix: reset it so both timings start cold."""
-    model = getattr(llm, "_model", None)
-    if model is not None and hasattr(model, "reset"):
-        model.reset()
-
-
-def _tokens(llm: Any, text: str) -> int:
-    model = getattr(llm, "_model", None)
-    return len(model.tokenize(text.encode(), add_bos=False, special=True)) if model is not None else 0
-
-
 def time_question(assistant: Assistant, question: str, cold: bool = False) -> AskTiming:
     """Time one question through the assistant, then the bare model on the prompt it built.
     Warm (the default) is how a terminal runs: llama.cpp keeps the fixed system prompt read."""
-    from llama_index.core.llms import ChatMessage
-
-    from assistant.llm import chatml
-
+    llm = assistant.llm
+    if llm is None:
+        raise ValueError("bench ask times the LLM: the assistant has none")
     first: list[float] = []
-    if cold:
-        _forget_prompt_cache(assistant.llm)
+    if cold:  # llama.cpp reuses the longest prompt prefix it has read
+        llm.forget()
     started = time.perf_counter()
     answer = assistant.ask(question, on_token=lambda _: first.append(time.perf_counter()) if not first else None)
     total = time.perf_counter() - started
     corrected = assistant.retriever.correct_typos(question)
-    messages = [*prompt_prefix(), ChatMessage(role="user", content=user_prompt(corrected, answer.evidence, []))]
+    messages = [*prompt_prefix(), Message(role="user", content=user_prompt(corrected, answer.evidence, []))]
     pieces: list[float] = []
     written = ""
     if cold:
-        _forget_prompt_cache(assistant.llm)
+        llm.forget()
     else:  # the same state as the assistant met: the fixed prefix read, the lines not
         assistant.warm_up()
     bare_started = time.perf_counter()
-    for piece in stream_chat(assistant.llm, messages):  # type: ignore[arg-type]
+    for piece in llm.stream(messages):
         pieces.append(time.perf_counter())
         written += piece
     bare_total = time.perf_counter() - bare_started
-    prompt_tokens = _tokens(assistant.llm, chatml(messages))
+    prompt_tokens = llm.prompt_tokens(messages)
     return AskTiming(
         question=question,
         first_evidence_s=answer.first_evidence_s,
@@ -94,8 +80,8 @@ def time_question(assistant: Assistant, question: str, cold: bool = False) -> As
         bare_first_token_s=(pieces[0] - bare_started) if pieces else bare_total,
         bare_total_s=bare_total,
         prompt_tokens=prompt_tokens,
-        read_tokens=prompt_tokens - (0 if cold else _tokens(assistant.llm, chatml(messages[:-1]))),
-        answer_tokens=_tokens(assistant.llm, written),
+        read_tokens=prompt_tokens - (0 if cold else llm.prompt_tokens(messages[:-1])),
+        answer_tokens=llm.text_tokens(written),
         answered=answer.answered,
     )
 

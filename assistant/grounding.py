@@ -29,7 +29,9 @@ _LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d{1,2}[.):]\s", re.IGNORECASE | re.
 
 
 def _words(text: str) -> set[str]:
-    return {w.rstrip("s") for w in _WORD.findall(text.lower())} - _GENERIC
+    """Content words, plural s dropped; generic words are dropped before that too ("does" is no
+    "doe", the DOE handbook's title word)."""
+    return {w.rstrip("s") for w in _WORD.findall(text.lower()) if w not in _GENERIC} - _GENERIC
 
 
 def _numbers(text: str) -> set[str]:

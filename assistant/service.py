@@ -41,7 +41,7 @@ def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedd
         load_llm(settings) if use_llm else None,
         retrieve_k=settings.retrieve_k,
         evidence_lines=settings.evidence_lines,
-        decision=Decision(quote_at=settings.quote_at, answer_at=settings.answer_at),
+        decision=Decision.from_settings(settings),
         min_vector_score=settings.min_vector_score,
         min_bm25_score=settings.min_bm25_score,
         newer_retriever=newer_retriever,

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     answer_at: float = Field(
         default=0.40, description="Evidence score (0-1) below which even a checked LLM answer is withheld."
     )
+    insist_below: float = Field(
+        default=0.10,
+        description="The local LLM is held to answer (its NOT FOUND forbidden; the answer is then checked) when "
+        "its chance of starting to decline is below this.",
+    )
+    insist_strong_below: float = Field(
+        default=0.35, description="The same, where the evidence score reaches strong_evidence."
+    )
+    strong_evidence: float = Field(default=0.45, description="See insist_strong_below (evidence score, 0-1).")
     min_vector_score: float = Field(
         default=0.25,
         description="A question is refused without asking the LLM when no passage reaches this cosine "

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering import Assistant, Turn
+from assistant.answering import NOT_FOUND, Assistant, Turn, prompt_prefix
 from assistant.bundled_model import BUNDLED_MODELS, BundledModel, bundled_model_path
 from assistant.gaps import GapLog
+from assistant.llm import FirstStep, Message
 from assistant.retrieval import Filters
 from assistant.service import open_assistant, open_retriever
 from indexes.errors import ShopfloorError
@@ -53,6 +54,20 @@ def test_another_machines_value_is_refused_not_passed_off(assistant: Assistant) 
     assert not answer.answered
     assert answer.answer == "Not found in the manuals."
     assert answer.contexts, "the closest passages are still offered"
+
+
+def test_the_model_says_how_likely_it_was_to_decline_and_can_be_held_to_answer(assistant: Assistant) -> None:
+    """The decline is weighed, not obeyed: the chance of its first token is read, and below the
+    insist share the model must answer (the check then judges the answer)."""
+    assert assistant.llm is not None
+    lines = "Lines from the manuals:\n[1] (3.1 Hydraulic oil) Change the hydraulic oil every 2000 operating hours."
+    messages = [*prompt_prefix(), Message(role="user", content=f"{lines}\n\nQuestion: whats the coolant for the lathe")]
+    free = FirstStep()
+    declined = "".join(assistant.llm.stream(messages, free))
+    assert NOT_FOUND in declined and free.decline is not None and free.decline > 0.5
+    held = FirstStep(insist_below=1.0)
+    answered = "".join(assistant.llm.stream(messages, held))
+    assert not answered.upper().startswith("NOT") and held.decline == pytest.approx(free.decline, abs=0.02)
 
 
 def test_a_follow_up_is_understood_in_context(assistant: Assistant) -> None:

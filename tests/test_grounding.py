@@ -41,6 +41,14 @@ def test_an_everyday_word_of_a_title_is_not_taken_for_equipment() -> None:
     assert unsupported_reason(question, answer, [_passage(flicker)], TITLES) is None
 
 
+def test_a_question_word_is_not_mistaken_for_a_title_word_once_its_s_is_dropped() -> None:
+    """Measured: "what does BSFC mean" was refused as "not about doe" beside the DOE handbook."""
+    glossary = "Brake specific fuel consumption (BSFC). The pounds of fuel burned per hour per brake horsepower."
+    answer = "Brake specific fuel consumption: the pounds of fuel burned per hour per brake horsepower [1]."
+    titles = [*TITLES, "DOE Fundamentals Handbook Nuclear Physics"]
+    assert unsupported_reason("what does BSFC mean", answer, [_passage(glossary)], titles) is None
+
+
 def test_the_lathe_asked_about_and_the_press_cited_is_stopped() -> None:
     answer = "The lathe uses ISO VG 46 hydraulic oil. [1]"
     reason = unsupported_reason("What oil type does the CNC lathe use?", answer, [_passage(PRESS_OIL)], TITLES)
