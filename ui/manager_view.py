@@ -3,22 +3,24 @@ drill-down to the questions and the passages retrieved for them, CSV export, ind
 
 from __future__ import annotations
 
+import os
 import tempfile
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from assistant.gaps import Gap, GapLog
-from assistant.knowledge_map import Topic, group_gaps, write_csv
-from indexes.embedding import Embedder
-from indexes.store import IndexStore
+from assistant.gaps import Gap
+from assistant.knowledge_map import Topic, write_csv
+from indexes.errors import ShopfloorError
+from ui.usecases import Shopfloor
 
 
-def build_manager_view(
-    gap_log: GapLog, embedder: Embedder, store: IndexStore, recheck: Callable[[list[Gap]], list[int]]
-) -> gr.Blocks:
+def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
+    # One export file, rewritten on each refresh, readable by this process alone: the operators'
+    # questions are not left behind in /tmp, one file per refresh.
+    export_dir = tempfile.TemporaryDirectory(prefix="shopfloor-manager-")  # held by load(), below
     with gr.Blocks(title="Shopfloor Assistant — knowledge map", analytics_enabled=False) as view:
         topics_state = gr.State([])
         gr.Markdown("# Knowledge map\nWhat operators asked that the manuals could not answer, by topic.")
@@ -49,9 +51,11 @@ def build_manager_view(
         )
 
         def load(since_text: str):
-            since_value = since_text.strip() or None
-            topics = group_gaps(gap_log.open_gaps(since_value), embedder)
-            f = gap_log.figures(since_value)
+            try:
+                report = shopfloor.gap_report(since_text)
+            except ShopfloorError as exc:
+                raise gr.Error(str(exc)) from None
+            topics, f = report.topics, report.figures
             summary = (
                 f"**{f.questions}** questions · **{f.answered_pct:.0f}%** answered · "
                 f"**{f.thumbs_down_pct:.0f}%** thumbs down · median answer **{f.median_latency_s:.1f} s** · "
@@ -63,12 +67,12 @@ def build_manager_view(
             ]
             return (
                 summary,
-                _trend(gap_log, since_value),
+                _trend(report.daily),
                 rows,
                 gr.update(choices=[t.label for t in topics], value=None),
                 topics,
-                _docs(store),
-                _csv(topics),
+                _docs(shopfloor),
+                _csv(topics, Path(export_dir.name) / "knowledge-gaps.csv"),
             )
 
         def drill(label: str | None, topics: list[Topic]):
@@ -80,14 +84,12 @@ def build_manager_view(
         def mark_resolved(label: str | None, topics: list[Topic]):
             topic = next((t for t in topics if t.label == label), None)
             if topic is not None:
-                gap_log.resolve([g.id for g in topic.gaps])
+                shopfloor.resolve([g.id for g in topic.gaps])
                 gr.Info(f"Marked {topic.count} questions resolved")
 
         def run_recheck():
-            open_gaps = gap_log.open_gaps()
-            solved = recheck(open_gaps)
-            gap_log.resolve(solved)
-            gr.Info(f"Re-checked {len(open_gaps)} open gaps: {len(solved)} are now answered by the index")
+            result = shopfloor.recheck_gaps()
+            gr.Info(f"Re-checked {result.checked} open gaps: {len(result.answered)} are now answered by the index")
 
         # Every manager event is private: its login page must not list them, nor the API expose them.
         outputs = [figures, trend, topics_table, topic_pick, topics_state, docs_table, export]
@@ -103,17 +105,14 @@ def build_manager_view(
     return view
 
 
-def _trend(gap_log: GapLog, since: str | None) -> pd.DataFrame:
+def _trend(daily: list[tuple[str, int, int]]) -> pd.DataFrame:
     rows = []
-    for day, answered, unanswered in gap_log.daily_counts(since):
+    for day, answered, unanswered in daily:
         rows += [(day, "answered", answered), (day, "not answered", unanswered)]
     return pd.DataFrame(rows, columns=["day", "status", "questions"])
 
 
-def _docs(store: IndexStore) -> list[list[Any]]:
-    manifest = store.read_manifest()
-    if manifest is None:
-        return []
+def _docs(shopfloor: Shopfloor) -> list[list[Any]]:
     return [
         [
             r.doc_id,
@@ -124,7 +123,7 @@ def _docs(store: IndexStore) -> list[list[Any]]:
             " ".join(f"{k}={v}" for k, v in r.tags.items()),
             r.ingested_at,
         ]
-        for r in sorted(manifest.documents.values(), key=lambda r: r.doc_id)
+        for r in shopfloor.documents()
     ]
 
 
@@ -132,7 +131,7 @@ def _passages(gap: Gap) -> str:
     return "; ".join(f"{s['file']} p.{s['page']} ({s['score']})" for s in gap.sources[:3]) or "none"
 
 
-def _csv(topics: list[Topic]) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="knowledge-gaps-", delete=False, newline="") as f:
+def _csv(topics: list[Topic], path: Path) -> str:
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="") as f:
         write_csv(topics, f)
-        return f.name
+    return str(path)

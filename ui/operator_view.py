@@ -7,18 +7,16 @@ import html
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
-from assistant.answering import SOURCE_NOTES, Answer, Assistant, Turn
+from assistant.answering import SOURCE_NOTES, Answer, Turn
 from assistant.evidence import Evidence
-from assistant.gaps import GapLog
 from assistant.retrieval import Filters
-from assistant.suggestions import suggested_questions
-from ui.pages import page_image
+from ui.usecases import Logged, Shopfloor
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +84,24 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False).replace("*", "\\*").replace("_", "\\_")
 
 
-def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal: str) -> gr.Blocks:
-    manifest = assistant.retriever.snapshot.manifest
-    tag_choices = sorted({f"{k}={v}" for d in manifest.documents.values() for k, v in d.tags.items()})
-    doc_choices = sorted(manifest.documents)
+def terminal_id(request: gr.Request) -> str:
+    """The terminal a question came from: ?terminal=T7 in its address, else the browser's address.
+    Cut short and kept to plain characters: it is written to the gap log and shown to the manager."""
+    given = request.query_params.get("terminal") or ""
+    cleaned = "".join(c for c in given if c.isalnum() or c in "-_.:")[:40]
+    if cleaned:
+        return cleaned
+    host = request.client.host if request.client else ""
+    return f"web:{host}" if host else "web"
 
+
+def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
     with gr.Blocks(title="Shopfloor Assistant", analytics_enabled=False) as view:
         conversation = gr.State(None)  # a Conversation, made with the first question
         gr.Markdown("# Shopfloor Assistant\nAsk about machines, procedures and maintenance. Answers cite the manuals.")
         with gr.Row():
-            tags = gr.Dropdown(tag_choices, multiselect=True, label="Equipment / line", scale=1)
-            docs = gr.Dropdown(doc_choices, multiselect=True, label="Document", scale=1)
+            tags = gr.Dropdown([], multiselect=True, label="Equipment / line", scale=1)
+            docs = gr.Dropdown([], multiselect=True, label="Document", scale=1)
             new_chat = gr.Button("New conversation", variant="secondary", scale=0)
         chat = gr.Chatbot(label="Conversation", height=420, feedback_options=("Like", "Dislike"), elem_id="chat")
         with gr.Row():
@@ -109,7 +114,12 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
         with gr.Row():
             passage = gr.Markdown()
             picture = gr.Image(label="Page", visible=False, interactive=False, height=560)
-        gr.Examples(suggested_questions(assistant.retriever, gap_log), inputs=question, label="Try asking")
+        gr.Examples(shopfloor.suggested_questions(), inputs=question, label="Try asking")
+
+        def filter_choices():
+            """Read when a terminal opens the page: documents ingested while the app runs are offered."""
+            choices = shopfloor.filter_choices()
+            return gr.update(choices=choices.tags), gr.update(choices=choices.documents)
 
         def respond(
             text: str,
@@ -120,7 +130,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             request: gr.Request,
         ):
             # The terminal id comes with each question (?terminal=T7), so no page-load event can race it.
-            state = state or Conversation(terminal=request.query_params.get("terminal") or default_terminal)
+            state = state or Conversation(terminal=terminal_id(request))
             text = (text or "").strip()
             if not text:
                 yield history, state, gr.update(), ""
@@ -128,19 +138,13 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             history = [*history, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
             yield history, state, gr.update(choices=[], value=None), ""
             filters = Filters(doc_ids=set(doc_ids or []), tags=dict(t.split("=", 1) for t in tag_values or []))
-            equipment = filters.tags.get("equipment")
-            terminal = state.terminal
-
-            def log_answer(answer: Answer) -> int:
-                return gap_log.record(answer, terminal, equipment=equipment)
-
-            for partial in _stream(assistant, text, state.turns, filters, log_answer):
+            for partial in _stream(shopfloor, text, state, filters):
                 if isinstance(partial, Draft):
                     history[-1] = {"role": "assistant", "content": draft_markdown(partial.evidence, partial.text)}
                     yield history, state, gr.update(), ""
                     continue
-                answer, question_id = partial
-                state.question_ids[len(history) - 1] = question_id
+                answer = partial.answer
+                state.question_ids[len(history) - 1] = partial.question_id
                 state.turns.append(Turn(text, answer.answer))
                 state.citations = answer.citations
                 history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -154,7 +158,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             quoted = "".join(f"> {_escape(line)}\n>\n" for line in citation.lines)
             passage_text = _escape(citation.text).replace("\n", "  \n")
             shown = f"**{_escape(source_label(citation))}**\n\n{quoted}\n{passage_text}"
-            image = page_image(manifest, citation.doc_id, citation.page, citation.text) if citation.page else None
+            image = shopfloor.page_image(citation.doc_id, citation.page, citation.text) if citation.page else None
             return shown, gr.update(visible=image is not None, value=image)
 
         def feedback(state: Conversation | None, data: gr.LikeData):
@@ -163,13 +167,13 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
             question_id = state.question_ids.get(data.index if isinstance(data.index, int) else data.index[0])
             if question_id is None:
                 return state, gr.update(visible=False)
-            gap_log.feedback(question_id, helpful=bool(data.liked))
+            shopfloor.feedback(question_id, helpful=bool(data.liked))
             state.last_down = None if data.liked else question_id
             return state, gr.update(visible=not data.liked)
 
         def give_reason(text: str, state: Conversation | None):
             if state is not None and state.last_down is not None and text.strip():
-                gap_log.feedback(state.last_down, helpful=False, reason=text.strip()[:200])
+                shopfloor.feedback(state.last_down, helpful=False, reason=text.strip())
             return "", gr.update(visible=False)
 
         def clear() -> tuple[list[Any], None, Any, str, Any]:
@@ -183,6 +187,7 @@ def build_operator_view(assistant: Assistant, gap_log: GapLog, default_terminal:
         chat.like(feedback, [conversation], [conversation, reason_row])
         send_reason.click(give_reason, [reason, conversation], [reason, reason_row])
         new_chat.click(clear, outputs=[chat, conversation, sources, passage, picture])
+        view.load(filter_choices, None, [tags, docs], api_visibility="private")
     return view
 
 
@@ -194,21 +199,23 @@ class Draft:
     text: str = ""
 
 
-def _stream(
-    assistant: Assistant, text: str, turns: list[Turn], filters: Filters, log_answer: Callable[[Answer], int]
-) -> Iterator[Draft | tuple[Answer, int]]:
-    """Yield the evidence as soon as it is found, the growing draft as tokens arrive, then (the final
-    checked Answer, its gap-log id). The answer is logged by the worker itself: a terminal that
+def _stream(shopfloor: Shopfloor, text: str, state: Conversation, filters: Filters) -> Iterator[Draft | Logged]:
+    """Yield the evidence as soon as it is found, the growing draft as tokens arrive, then the final
+    checked answer with its gap-log id. The answer is logged by the worker itself: a terminal that
     leaves mid-answer loses no row."""
     events: queue.Queue[list[Evidence] | str | None] = queue.Queue()
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            answer = assistant.ask(
-                text, history=turns, filters=filters or None, on_token=events.put, on_evidence=events.put
+            result["answer"] = shopfloor.ask(
+                text,
+                terminal=state.terminal,
+                filters=filters,
+                history=list(state.turns),
+                on_token=events.put,
+                on_evidence=events.put,
             )
-            result["answer"] = (answer, log_answer(answer))
         except Exception:  # the operator gets a plain message; the details go to the log
             log.exception("answering failed: question=%r", text)
             result["error"] = True

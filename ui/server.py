@@ -9,9 +9,8 @@ import secrets
 import threading
 from typing import Any
 
-from indexes.embedding import Embedder
 from indexes.settings import Settings
-from indexes.store import IndexStore
+from ui.usecases import Shopfloor
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +28,12 @@ def create_app(settings: Settings, manager_password: str) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import RedirectResponse
 
-    from assistant.gaps import GapLog
-    from assistant.service import open_assistant
     from ui.manager_view import build_manager_view
     from ui.operator_view import CSS, build_operator_view
 
-    embedder = Embedder.from_settings(settings)
-    assistant = open_assistant(settings, embedder=embedder)
+    shopfloor = Shopfloor(settings)
     # The fixed start of every prompt is read while the server starts, not at the first question.
-    threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
-    gap_log = GapLog(settings.gaps_db)
-
-    def recheck(gaps: list[Any]) -> list[int]:
-        return [g.id for g in gaps if assistant.ask(g.question).answered]
+    threading.Thread(target=shopfloor.assistant.warm_up, name="warm-up", daemon=True).start()
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -49,11 +41,11 @@ def create_app(settings: Settings, manager_password: str) -> Any:
     def manager_root() -> RedirectResponse:
         return RedirectResponse("/manager/")
 
-    manager = build_manager_view(gap_log, embedder, IndexStore(settings.index_path), recheck)
+    manager = build_manager_view(shopfloor)
     app = gr.mount_gradio_app(
         app, manager, path="/manager", auth=(settings.manager_user, manager_password), footer_links=[], css=CSS
     )
-    operator = build_operator_view(assistant, gap_log, settings.terminal_id)
+    operator = build_operator_view(shopfloor)
     _unknown_endpoints_are_404(app, {fn.api_name for fn in operator.fns.values() if fn.api_name})
     return gr.mount_gradio_app(app, operator, path="", footer_links=[], css=CSS)
 

@@ -1,0 +1,73 @@
+"""The operations the CLI and the web app share (ui/usecases.py), over a real index and gap log."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from typer.testing import CliRunner
+
+from indexes.errors import ShopfloorError
+from indexes.settings import Settings
+from tests.conftest import SAMPLE_DOCS
+from ui.cli import app
+from ui.usecases import Shopfloor, parse_since
+
+
+def test_a_since_that_is_no_date_is_one_clear_error() -> None:
+    assert parse_since(" 2026-11-01 ") == "2026-11-01" and parse_since("") is None
+    with pytest.raises(ShopfloorError, match="since 'last week': not a date"):
+        parse_since("last week")
+    result = CliRunner().invoke(app, ["gaps", "--since", "yesterday"])
+    assert isinstance(result.exception, ShopfloorError) and "not a date (YYYY-MM-DD)" in str(result.exception)
+
+
+def test_documents_ingested_while_the_app_runs_reach_the_filters_and_page_pictures(
+    ingest, settings: Settings, embedder
+) -> None:
+    """The web app builds its views once; what they offer is read from the live index each time."""
+    ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md", tags={"equipment": "AC-75"})
+    shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
+    before = shopfloor.filter_choices()
+    assert before.documents == ["AC-75_Air_Compressor_Maintenance.md"] and before.tags == ["equipment=AC-75"]
+    assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "") is None
+    ingest(SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf", tags={"equipment": "HP-200"})
+    after = shopfloor.filter_choices()
+    assert "HP-200_Hydraulic_Press_SOP.pdf" in after.documents and "equipment=HP-200" in after.tags
+    picture = shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "")
+    assert picture is not None and picture.width > 500
+
+
+def test_the_manager_export_is_one_private_file_rewritten_on_each_refresh(settings: Settings, embedder) -> None:
+    """Each refresh used to leave another CSV of the operators' questions in /tmp."""
+    from assistant.answering import Answer
+    from ui.manager_view import build_manager_view
+
+    shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
+    shopfloor.gap_log.record(Answer("Where is the spare fuse?", False, "Not found", reason="none"), "T7")
+    view = build_manager_view(shopfloor)
+    load = next(f.fn for f in view.fns.values() if getattr(f.fn, "__name__", "") == "load")
+    exports = {load("")[-1] for _ in range(3)}
+    [export] = exports
+    assert "Where is the spare fuse?" in Path(export).read_text()
+    assert os.listdir(Path(export).parent) == ["knowledge-gaps.csv"]
+    assert stat.S_IMODE(os.stat(export).st_mode) == 0o600
+    with pytest.raises(gr.Error, match="not a date"):
+        load("last week")
+
+
+def test_a_browser_without_a_terminal_id_is_named_by_its_address_and_a_hostile_id_is_cleaned() -> None:
+    from starlette.requests import Request
+
+    from ui.operator_view import terminal_id
+
+    def request(query: str) -> gr.Request:
+        scope = {"type": "http", "query_string": query.encode(), "headers": [], "client": ("10.1.2.3", 5555)}
+        return gr.Request(Request(scope))
+
+    assert terminal_id(request("terminal=T7")) == "T7"
+    assert terminal_id(request("")) == "web:10.1.2.3", "not the CLI's default id"
+    assert terminal_id(request("terminal=%3Cscript%3ET7" + "x" * 100)) == "scriptT7" + "x" * 32

@@ -1,0 +1,179 @@
+"""`shopfloor eval` and `shopfloor bench ...`: the commands that print the figures we steer by."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from indexes.settings import load_settings
+from ui.cli.app import IndexOption, app, bench_app, out, question_lines
+from ui.usecases import Shopfloor
+
+
+@app.command("eval")
+def evaluate(
+    qa: Annotated[Path, typer.Argument(help='JSONL: {"id", "question", "file", "pages", "key_facts"} per line.')],
+    index: IndexOption = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Without the LLM: answers are the manual's lines.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions.")] = None,
+    records: Annotated[
+        Path | None, typer.Option("--records", help="Write one JSON line per question: answer, reason, signals.")
+    ] = None,
+) -> None:
+    """Score a question set: hit@1, hit@5 and MRR of the gold page for BM25, vector and hybrid
+    retrieval side by side; with the LLM also answered/refused shares, key facts, citation
+    precision, answer length and latency.
+
+    Examples:
+      shopfloor eval tests/data/sample_qa.jsonl
+      shopfloor eval benchmarks/eval/linuxcnc.jsonl --records /tmp/lcnc.jsonl
+    """
+    from assistant.evaluation import load_questions, score_answers, score_retrieval, write_records
+    from assistant.retrieval import MODES
+
+    questions = load_questions(qa)[:limit]
+    settings = load_settings(index_dir=index)
+    assistant = Shopfloor(settings, use_llm=not no_llm).assistant
+    retriever = assistant.retriever
+    table = Table(title=f"Retrieval on {qa.name}")
+    for column in ("mode", "questions", "hit@1", "hit@5", "MRR"):
+        table.add_column(column, justify="right")
+    for mode in MODES:
+        retriever.mode = mode
+        score = score_retrieval(retriever, questions)
+        shipped = " (shipped)" if mode == settings.retrieval_mode else ""
+        table.add_row(
+            mode + shipped, str(score.questions), f"{score.hit_at_1:.3f}", f"{score.hit_at_5:.3f}", f"{score.mrr:.3f}"
+        )
+    out.print(table)
+    retriever.mode = settings.retrieval_mode
+    answers = score_answers(assistant, questions)
+    if records is not None:
+        write_records(records, answers.records)
+    evidence = answers.median_first_evidence_s
+    out.print(
+        f"answers{' (no LLM: the manual' + chr(39) + 's lines)' if no_llm else ''}: {answers.questions} questions; "
+        f"answerable answered {answers.answered_of_answerable:.0%} (refused {1 - answers.answered_of_answerable:.0%}); "
+        f"key facts {answers.key_facts_found:.0%}; citation precision {answers.citation_precision:.0%}; "
+        f"unanswerable refused {answers.refusal_accuracy:.0%}; median answer {answers.median_answer_chars:.0f} chars; "
+        f"median first evidence {evidence if evidence is None else round(evidence, 2)} s; "
+        f"median latency {answers.median_latency_s:.1f} s",
+        markup=False,
+        highlight=False,
+    )
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Documents to ingest (default: ../shared/corpus if present, else sample_docs)."),
+    ] = None,
+) -> None:
+    """Time the whole ingest pipeline against the bare embedding model on the same chunks.
+
+    Prints pages/s and chunks/s of the pipeline, chunks/s of the model alone, the share of time
+    spent embedding, and the time of an unchanged re-run (a fresh process, as a user runs it).
+
+    Example:
+      shopfloor bench ingest ../shared/corpus
+    """
+    from ingest.benchmark import run_ingest_benchmark
+
+    bench = run_ingest_benchmark(paths or _default_bench_paths(), load_settings())
+    r = bench.report
+    t = r.timings
+    out.print(
+        f"documents {r.count('ingested')} ingested, {r.count('skipped')} skipped; pages {r.pages}; chunks {r.chunks}"
+    )
+    out.print(
+        f"pipeline      {bench.pipeline_seconds:7.1f} s  {r.pages / bench.pipeline_seconds:6.2f} pages/s  "
+        f"{r.chunks / bench.pipeline_seconds:6.2f} chunks/s"
+    )
+    out.print(
+        f"bare model    {bench.bare_embed_seconds:7.1f} s                {bench.bare_chunks_per_s:6.2f} chunks/s"
+        f"  ({bench.backend})"
+    )
+    out.print(
+        f"stock model   {bench.stock_embed_seconds:7.1f} s                {bench.stock_chunks_per_s:6.2f} chunks/s"
+        "  (sentence-transformers torch-fp32)"
+    )
+    out.print(
+        f"embedding backend {bench.backend}: {bench.bare_chunks_per_s / bench.stock_chunks_per_s:.2f}x stock speed, "
+        f"top-5 neighbour agreement with stock {bench.agreement:.3f} over {r.chunks} chunks (target >= 3x, >= 0.97)"
+    )
+    stages = "  ".join(f"{name} {secs:.1f}s ({secs / bench.pipeline_seconds:.0%})" for name, secs in t.items())
+    out.print(f"stages        {stages}")
+    out.print(f"embedding share of pipeline wall time: {bench.embed_share:.1%} (reading overlaps it)")
+    out.print(
+        f"pipeline throughput vs bare model: {r.chunks / bench.pipeline_seconds / bench.bare_chunks_per_s:.0%}; "
+        f"pipeline's own overhead beyond its critical path (the bare model or reading + OCR, whichever is longer): "
+        f"{bench.own_overhead:.1%} (target < 15%)"
+    )
+    if r.ocr_read:
+        rate = r.ocr_read / max(t["ocr"], 1e-9)
+        out.print(
+            f"OCR           {t['ocr']:7.1f} s  {rate:6.2f} OCR pages/s  ({r.ocr_read} pages read, {r.ocr_pages} kept "
+            "as adding words; runs in the read-ahead thread, beside embedding)"
+        )
+    out.print(
+        f"unchanged re-run: {bench.rerun_seconds:.2f} s in a fresh process, "
+        f"{'no new index version written' if bench.rerun_wrote_nothing else 'WROTE A NEW VERSION'} (target < 2 s)"
+    )
+
+
+@bench_app.command("ask")
+def bench_ask(
+    questions: Annotated[
+        list[str] | None, typer.Argument(help="Questions to time (default: five about sample_docs/).")
+    ] = None,
+    index: IndexOption = None,
+    questions_file: Annotated[
+        Path | None,
+        typer.Option("--questions", help="A question set (JSONL with a `question` per line, or plain lines)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many questions of --questions.")] = 20,
+    cold: Annotated[bool, typer.Option("--cold", help="Forget llama.cpp's prompt cache before each question.")] = False,
+) -> None:
+    """Time answers as an operator waits for them: the manual's lines on screen, the first word of
+    the answer, the whole answer (medians), against bare llama.cpp on the same prompt; with its
+    prompt-reading and writing speed and the CPU's vector extensions (machines differ).
+
+    Examples:
+      shopfloor bench ask "What torque for the ram guide bolts?"
+      shopfloor bench ask --index /tmp/evalidx --questions benchmarks/eval/linuxcnc.jsonl --limit 20
+    """
+    from assistant.benchmark import DEFAULT_QUESTIONS, cpu_vector_extensions, summarize, time_question
+
+    settings = load_settings(index_dir=index)
+    asked = questions or (question_lines(questions_file)[:limit] if questions_file else list(DEFAULT_QUESTIONS))
+    assistant = Shopfloor(settings).assistant
+    out.print(f"CPU: {os.cpu_count()} cores, {cpu_vector_extensions()}; {settings.threads} threads", highlight=False)
+    timings = [time_question(assistant, q, cold=cold) for q in asked]
+    for t in timings:
+        evidence = f"{t.first_evidence_s:4.2f}" if t.first_evidence_s is not None else "   -"
+        out.print(
+            f"{evidence} s lines, {t.first_token_s:5.2f} s first word, {t.total_s:5.2f} s total | bare model "
+            f"{t.bare_first_token_s:5.2f} / {t.bare_total_s:5.2f} s, {t.prompt_tokens} prompt tokens | {t.question}",
+            markup=False,
+            highlight=False,
+        )
+    m = summarize(timings)
+    out.print(
+        f"median: lines on screen {m['first_evidence_s']:.2f} s, first word {m['first_token_s']:.2f} s, "
+        f"full answer {m['total_s']:.2f} s; bare llama.cpp {m['bare_first_token_s']:.2f} s / "
+        f"{m['bare_total_s']:.2f} s; "
+        f"overhead {m['overhead']:+.1%}; prompt {m['prompt_tokens']:.0f} tokens, read at {m['reading_tok_s']:.0f} "
+        f"tok/s, written at {m['writing_tok_s']:.1f} tok/s; answered {m['answered']:.0%}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _default_bench_paths() -> list[Path]:
+    shared = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+    return [shared] if shared.is_dir() else [Path("sample_docs")]

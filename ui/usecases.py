@@ -1,0 +1,205 @@
+"""The operations the command line and the web app offer, each written once.
+
+`shopfloor ask` and the operator chat ask and log through `Shopfloor.ask`; `shopfloor gaps` and
+the manager view read the same gap report and re-check through the same call; `shopfloor docs` and
+the manager's index status list the same documents. No command or view opens the index store, the
+embedding model or the gap log by itself: they are opened here, once, when first needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from indexes.errors import ShopfloorError
+from indexes.settings import Settings
+from indexes.store import IndexStore
+
+if TYPE_CHECKING:
+    from assistant.answering import Answer, Assistant, Turn
+    from assistant.evidence import Evidence
+    from assistant.gaps import Figures, GapLog
+    from assistant.knowledge_map import Topic
+    from assistant.retrieval import Filters
+    from indexes.embedding import Embedder
+    from indexes.manifest import DocumentRecord
+    from ingest.pipeline import IngestReport, Progress
+
+
+@dataclass
+class Logged:
+    """An answer as the operator gets it, and its row in the gap log (for feedback)."""
+
+    answer: Answer
+    question_id: int
+
+
+@dataclass
+class GapReport:
+    """The knowledge map as it stands: open gaps by topic, the answer-rate figures, questions per day."""
+
+    topics: list[Topic]
+    figures: Figures
+    daily: list[tuple[str, int, int]]  # (day, answered, not answered)
+
+
+@dataclass
+class Recheck:
+    """Open gaps asked again against the live index."""
+
+    checked: int
+    answered: list[int]  # gap-log ids the index now answers
+
+
+@dataclass
+class FilterChoices:
+    """What an operator can narrow a question to, from the live index."""
+
+    tags: list[str]  # key=value
+    documents: list[str]  # document ids
+
+
+def parse_since(since: str | None) -> str | None:
+    """A `since` date as the gap log compares it (YYYY-MM-DD), or a clear error."""
+    if since is None or not since.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(since.strip()).isoformat()
+    except ValueError:
+        raise ShopfloorError(f"since {since!r}: not a date (YYYY-MM-DD)") from None
+
+
+class Shopfloor:
+    """Everything the assistant does for its users, over one index and one gap log."""
+
+    def __init__(self, settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings.index_path)
+        self._use_llm = use_llm
+        self._embedder = embedder
+        self._assistant: Assistant | None = None
+        self._gap_log: GapLog | None = None
+        self._opening = threading.Lock()  # web requests arrive on several threads
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._opening:
+            if self._embedder is None:
+                from indexes.embedding import Embedder
+
+                self._embedder = Embedder.from_settings(self.settings)
+            return self._embedder
+
+    @property
+    def assistant(self) -> Assistant:
+        embedder = self.embedder
+        with self._opening:
+            if self._assistant is None:
+                from assistant.service import open_assistant
+
+                self._assistant = open_assistant(self.settings, use_llm=self._use_llm, embedder=embedder)
+            return self._assistant
+
+    @property
+    def gap_log(self) -> GapLog:
+        with self._opening:
+            if self._gap_log is None:
+                from assistant.gaps import GapLog
+
+                self._gap_log = GapLog(self.settings.gaps_db)
+            return self._gap_log
+
+    def close(self) -> None:
+        if self._gap_log is not None:
+            self._gap_log.close()
+
+    # The operator's questions.
+
+    def ask(
+        self,
+        question: str,
+        *,
+        terminal: str | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Turn] = (),
+        on_token: Callable[[str], None] | None = None,
+        on_evidence: Callable[[list[Evidence]], None] | None = None,
+    ) -> Logged:
+        """Answer and log: every question reaches the gap log, answered or not."""
+        answer = self.assistant.ask(
+            question, history=history, filters=filters or None, on_token=on_token, on_evidence=on_evidence
+        )
+        equipment = filters.tags.get("equipment") if filters else None
+        question_id = self.gap_log.record(answer, terminal or self.settings.terminal_id, equipment=equipment)
+        return Logged(answer, question_id)
+
+    def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
+        self.gap_log.feedback(question_id, helpful=helpful, reason=reason[:200] if reason else None)
+
+    def filter_choices(self) -> FilterChoices:
+        """Read from the live index each time: documents ingested while the app runs appear."""
+        documents = self.documents()
+        return FilterChoices(
+            tags=sorted({f"{k}={v}" for d in documents for k, v in d.tags.items()}),
+            documents=sorted(d.doc_id for d in documents),
+        )
+
+    def page_image(self, doc_id: str, page: int, passage: str) -> Any | None:
+        """A picture of a cited page of an indexed PDF (live index), or None."""
+        from ui.pages import page_image
+
+        manifest = self.store.read_manifest()
+        return page_image(manifest, doc_id, page, passage) if manifest is not None else None
+
+    def suggested_questions(self) -> list[str]:
+        from assistant.suggestions import suggested_questions
+
+        return suggested_questions(self.assistant.retriever, self.gap_log)
+
+    # The manager's knowledge map.
+
+    def gap_report(self, since: str | None = None) -> GapReport:
+        from assistant.knowledge_map import group_gaps
+
+        since = parse_since(since)
+        gap_log = self.gap_log
+        topics = group_gaps(gap_log.open_gaps(since), self.embedder)
+        return GapReport(topics, gap_log.figures(since), gap_log.daily_counts(since))
+
+    def recheck_gaps(self, since: str | None = None) -> Recheck:
+        """Ask the open gaps again; those the live index now answers are marked resolved."""
+        open_gaps = self.gap_log.open_gaps(parse_since(since))
+        answered = [gap.id for gap in open_gaps if self.assistant.ask(gap.question).answered]
+        self.gap_log.resolve(answered)
+        return Recheck(len(open_gaps), answered)
+
+    def resolve(self, question_ids: list[int]) -> None:
+        self.gap_log.resolve(question_ids)
+
+    # The engineer's documents.
+
+    def documents(self) -> list[DocumentRecord]:
+        manifest = self.store.read_manifest()
+        return sorted(manifest.documents.values(), key=lambda r: r.doc_id) if manifest else []
+
+    def ingest(
+        self,
+        paths: list[Path],
+        *,
+        tags: dict[str, str] | None = None,
+        replaces: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        from ingest.pipeline import IngestRun
+
+        run = IngestRun(self.settings, self.store, progress=progress, embedder=self._embedder)
+        return run.run(paths, tags=tags, remove=list(replaces))
+
+    def remove(self, doc_ids: list[str]) -> IngestReport:
+        from ingest.pipeline import IngestRun
+
+        return IngestRun(self.settings, self.store, embedder=self._embedder).run(remove=doc_ids)
