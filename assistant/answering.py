@@ -121,7 +121,7 @@ class Answer:
                 for c in self.citations
             ],
             "evidence": [
-                {"file": e.passage.file, "page": e.passage.page, "section": e.passage.section, "text": e.text}
+                {"file": e.passage.file, "page": e.page, "section": e.passage.section, "text": e.text}
                 for e in self.evidence
             ],
             "contexts": [
@@ -358,7 +358,7 @@ def user_prompt(question: str, evidence: Sequence[Evidence], history: Sequence[T
     """The numbered lines, each with the end of its section path (it often names the equipment)."""
     blocks = []
     for line in evidence:
-        section = line.passage.section or line.passage.metadata.get("title") or ""
+        section = line.passage.section or line.passage.metadata["title"] or ""
         where = f"({section[-_WHERE_CHARS:]}) " if section else ""
         blocks.append(f"[{line.number}] {where}{text_for_model(line.for_model())}")
     earlier = ""
@@ -422,23 +422,26 @@ def citations(cited: list[Evidence]) -> list[Citation]:
     for evidence in cited:
         node_id = evidence.passage.node_id
         if node_id not in out:
-            out[node_id] = _citation(numbers[node_id], evidence.passage)
+            out[node_id] = _citation(numbers[node_id], evidence)
         if evidence.text not in out[node_id].lines:
             out[node_id].lines.append(evidence.text)
     return list(out.values())
 
 
-def _citation(number: int, passage: Passage) -> Citation:
+def _citation(number: int, evidence: Evidence) -> Citation:
+    """Cited at the page of the passage's first quoted line: a passage can run over a page turn."""
+    passage = evidence.passage
     meta = passage.metadata
+    page, label = passage.page_of_line(evidence.row)
     return Citation(
         number=number,
         file=passage.file,
-        page=passage.page,
-        page_label=meta.get("page_label"),
+        page=page,
+        page_label=label,
         section=passage.section,
         text=passage.text,
-        doc_id=str(meta.get("doc_id", passage.file)),
-        text_source=str(meta.get("text_source", "text-layer")),
+        doc_id=meta["doc_id"],
+        text_source=meta["text_source"],
     )
 
 

@@ -98,10 +98,17 @@ def _already_verified(target: Path, sha256: str) -> bool:
     if not target.is_file() or not sidecar.is_file():
         return False
     stat = target.stat()
-    recorded = json.loads(sidecar.read_text())
+    try:
+        recorded = json.loads(sidecar.read_text())
+    except (OSError, ValueError):  # cut short by a crash or a full disk: hash the file again
+        return False
     return bool(recorded == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
 
 
 def _record_verified(target: Path, sha256: str) -> None:
+    """Written whole or not at all (another process may be reading it at start-up)."""
     stat = target.stat()
-    _sidecar(target).write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    sidecar = _sidecar(target)
+    tmp = sidecar.with_name(f"{sidecar.name}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    os.replace(tmp, sidecar)

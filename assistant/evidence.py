@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -110,6 +112,7 @@ class Line:
     passage_rank: int
     position: int  # order within the passage
     context: str = ""  # a table row's header row
+    row: int = 0  # the line of the passage's text it starts on (for its page)
 
 
 @dataclass
@@ -124,6 +127,12 @@ class Evidence:
     context: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     position: int = 0  # order of the line within its passage
+    row: int = 0  # the line of the passage's text it starts on
+
+    @property
+    def page(self) -> int | None:
+        """The page this line stands on (a passage can run over a page turn)."""
+        return self.passage.page_of_line(self.row)[0]
 
     def for_model(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text
@@ -133,25 +142,30 @@ def split_lines(passage: Passage, rank: int) -> list[Line]:
     """The passage as candidate lines: table rows, numbered steps, notices, and the sentences of
     its paragraphs (PDF text breaks lines mid-sentence, so a paragraph is joined first)."""
     lines: list[Line] = []
-    block: list[str] = []
+    block: list[tuple[int, str]] = []  # (row in the passage's text, text)
     block_kind = "sentence"
     header = ""
 
     def flush() -> None:
-        joined = " ".join(block)
+        joined = " ".join(text for _, text in block)
+        offsets = list(accumulate((len(text) + 1 for _, text in block), initial=0))
         pieces = _SENTENCE_END.split(joined) if block_kind == "sentence" else [joined]
+        searched = 0
         for piece in pieces:
+            at = max(joined.find(piece, searched), 0)
+            searched = at + len(piece)
+            row = block[bisect_right(offsets, at) - 1][0] if block else 0
             for window in _windows(piece.strip()):
                 if window:
-                    lines.append(Line(window, block_kind, passage, rank, len(lines)))
+                    lines.append(Line(window, block_kind, passage, rank, len(lines), row=row))
         block.clear()
 
-    for raw in passage.text.split("\n"):
+    for number, raw in enumerate(passage.text.split("\n")):
         text = raw.strip()
         is_row = " | " in text or text.count("|") >= 2
         if is_row:
             flush()
-            lines.append(Line(text, "row", passage, rank, len(lines), header))
+            lines.append(Line(text, "row", passage, rank, len(lines), header, row=number))
             header = header or text
             continue
         header = ""
@@ -160,7 +174,7 @@ def split_lines(passage: Passage, rank: int) -> list[Line]:
             flush()
             block_kind = starts or "sentence"
         if text:
-            block.append(text)
+            block.append((number, text))
     flush()
     return lines
 
@@ -240,7 +254,9 @@ class EvidenceFinder:
             total = sum(WEIGHTS[k] * v for k, v in parts.items())
             if _is_caption(line):  # a heading or a caption names the topic; it does not answer
                 total *= _CAPTION_FACTOR
-            scored.append(Evidence(0, line.text, line.kind, line.passage, total, line.context, parts, line.position))
+            scored.append(
+                Evidence(0, line.text, line.kind, line.passage, total, line.context, parts, line.position, line.row)
+            )
         scored.sort(key=lambda e: -e.score)
         return scored
 

@@ -45,27 +45,29 @@ class Topic:
 
 
 def group_gaps(gaps: list[Gap], embedder: Embedder, threshold: float = SAME_TOPIC) -> list[Topic]:
-    """Topics, largest first. Each question joins the nearest topic centre it is close enough to."""
+    """Topics, largest first: average-linkage clustering of the questions' meanings (scikit-learn),
+    cut where the average similarity between two groups falls below `threshold`. The same questions
+    make the same topics whatever order they arrived in; each topic is labelled by its most central
+    question."""
     if not gaps:
         return []
     vectors = embedder.embed_texts([g.question for g in gaps])
-    members: list[list[int]] = []
-    centres: list[np.ndarray] = []
-    for i, vector in enumerate(vectors):
-        similarities = [float(c @ vector) for c in centres]
-        best = int(np.argmax(similarities)) if similarities else -1
-        if best >= 0 and similarities[best] >= threshold:
-            members[best].append(i)
-            centre = vectors[members[best]].mean(axis=0)
-            centres[best] = centre / np.linalg.norm(centre)
-        else:
-            members.append([i])
-            centres.append(vector)
+    if len(gaps) == 1:
+        labels = np.zeros(1, dtype=int)
+    else:
+        from sklearn.cluster import AgglomerativeClustering
+
+        clustering = AgglomerativeClustering(
+            n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - threshold
+        )
+        labels = clustering.fit_predict(vectors)
     topics = []
-    for indices, centre in zip(members, centres, strict=True):
-        central = max(indices, key=lambda i: float(vectors[i] @ centre))
+    for label in set(labels.tolist()):
+        indices = [i for i in range(len(gaps)) if labels[i] == label]
+        centre = vectors[indices].mean(axis=0)
+        central = max(indices, key=lambda i: (float(vectors[i] @ centre), gaps[i].question))
         topics.append(Topic(label=gaps[central].question, gaps=[gaps[i] for i in indices]))
-    return sorted(topics, key=lambda t: (-t.count, t.first_seen))
+    return sorted(topics, key=lambda t: (-t.count, t.first_seen, t.label))
 
 
 def write_csv(topics: list[Topic], out: IO[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -169,7 +168,7 @@ def load_llm(settings: Settings) -> AnswerModel:
             OpenAILike(
                 model=settings.llm_api_model,
                 api_base=settings.llm_url,
-                api_key=os.environ.get("SHOPFLOOR_LLM_API_KEY", "none"),
+                api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
                 is_chat_model=True,
                 temperature=0.0,
                 max_tokens=settings.llm_max_tokens,

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from indexes.chunk_metadata import ChunkMetadata, chunk_metadata
 from indexes.embedding import Embedder
 from indexes.store import IndexSnapshot
 
@@ -54,8 +55,8 @@ class Filters:
     doc_ids: set[str] = field(default_factory=set)
     tags: dict[str, str] = field(default_factory=dict)
 
-    def allows(self, metadata: dict[str, Any]) -> bool:
-        if self.doc_ids and metadata.get("doc_id") not in self.doc_ids:
+    def allows(self, metadata: ChunkMetadata) -> bool:
+        if self.doc_ids and metadata["doc_id"] not in self.doc_ids:
             return False
         node_tags = metadata.get("tags") or {}
         return all(node_tags.get(k) == v for k, v in self.tags.items())
@@ -70,27 +71,35 @@ class Passage:
 
     node_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: ChunkMetadata
     score: float
     vector_score: float
     bm25_score: float
 
     @property
     def file(self) -> str:
-        return str(self.metadata.get("file", ""))
+        return self.metadata["file"]
 
     @property
     def page(self) -> int | None:
-        page = self.metadata.get("page")
+        page = self.metadata["page"]
         return int(page) if page is not None else None
+
+    def page_of_line(self, row: int) -> tuple[int | None, str | None]:
+        """(page, printed label) of line `row` (0-based) of the text: a passage can run over a page turn."""
+        page, label = self.page, self.metadata["page_label"]
+        for start, turn_page, turn_label in self.metadata.get("page_turns") or []:
+            if row >= start:
+                page, label = int(turn_page), turn_label
+        return page, label
 
     @property
     def section(self) -> str:
-        return str(self.metadata.get("section") or "")
+        return self.metadata["section"] or ""
 
     @property
     def heading(self) -> str:
-        return str(self.metadata.get("heading") or "")
+        return self.metadata["heading"] or ""
 
 
 class HybridRetriever:
@@ -112,6 +121,9 @@ class HybridRetriever:
         self._ids = [position_to_id[str(i)] for i in range(len(position_to_id))]
         docs = snapshot.index.docstore.docs
         self._nodes: list[Any] = [docs[node_id] for node_id in self._ids]
+        self._building = threading.Lock()
+        self._bm25_index: Any = None
+        self._vocabulary: dict[str, int] | None = None
 
     @property
     def passage_count(self) -> int:
@@ -122,25 +134,33 @@ class HybridRetriever:
         """Every indexed passage, in index order."""
         return self._nodes
 
-    @cached_property
+    @property
     def _bm25(self) -> Any:
-        import bm25s
+        """Built at the first question, once: the web app's requests arrive on several threads, and
+        functools.cached_property stopped locking in Python 3.12."""
+        with self._building:
+            if self._bm25_index is None:
+                import bm25s
 
-        # bm25s sets its logger to DEBUG on import and then logs every index build, which reached
-        # the operator's terminal ("DEBUG bm25s: Building index from tokens").
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        bm25 = bm25s.BM25()
-        bm25.index([self._tokens(n) for n in self._nodes] or [[""]], show_progress=False)
-        return bm25
+                # bm25s sets its logger to DEBUG on import and then logs every index build, which
+                # reached the operator's terminal ("DEBUG bm25s: Building index from tokens").
+                logging.getLogger("bm25s").setLevel(logging.WARNING)
+                bm25 = bm25s.BM25()
+                bm25.index([self._tokens(n) for n in self._nodes] or [[""]], show_progress=False)
+                self._bm25_index = bm25
+            return self._bm25_index
 
-    @cached_property
+    @property
     def vocabulary(self) -> dict[str, int]:
-        """Every indexed word with the number of chunks it occurs in."""
-        counts: dict[str, int] = {}
-        for node in self._nodes:
-            for word in set(WORD.findall(f"{node.metadata.get('heading', '')} {node.text}".lower())):
-                counts[word] = counts.get(word, 0) + 1
-        return counts
+        """Every indexed word with the number of chunks it occurs in (built once, like _bm25)."""
+        with self._building:
+            if self._vocabulary is None:
+                counts: dict[str, int] = {}
+                for node in self._nodes:
+                    for word in set(WORD.findall(f"{node.metadata.get('heading', '')} {node.text}".lower())):
+                        counts[word] = counts.get(word, 0) + 1
+                self._vocabulary = counts
+            return self._vocabulary
 
     def _tokens(self, node: Any) -> list[str]:
         return tokenize(f"{node.metadata.get('heading', '')}\n{node.text}", self.stem)
@@ -166,7 +186,7 @@ class HybridRetriever:
         if not self._nodes:
             return []
         query = self.correct_typos(query)
-        allowed = np.array([filters.allows(n.metadata) for n in self._nodes]) if filters else None
+        allowed = np.array([filters.allows(chunk_metadata(n.metadata)) for n in self._nodes]) if filters else None
         vector = self._vector_scores(query)
         lexical = self._bm25_scores(query)
         fused = self._fuse(vector, lexical, allowed)
@@ -175,7 +195,7 @@ class HybridRetriever:
             Passage(
                 node_id=self._ids[i],
                 text=str(self._nodes[i].text),
-                metadata=dict(self._nodes[i].metadata),
+                metadata=chunk_metadata(dict(self._nodes[i].metadata)),
                 score=float(fused[i]),
                 vector_score=float(vector[i]),
                 bm25_score=float(lexical[i]),

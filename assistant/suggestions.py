@@ -13,6 +13,7 @@ from itertools import chain, zip_longest
 
 from assistant.gaps import GapLog
 from assistant.retrieval import HybridRetriever
+from indexes.chunk_metadata import chunk_metadata
 
 # Sections every manual has that say nothing about its machine.
 _GENERIC = re.compile(
@@ -33,9 +34,10 @@ def covered_topics(retriever: HybridRetriever, per_document: int = 3) -> list[st
     """The sections with the most passages in each document, taken in turn from each document."""
     by_document: dict[str, Counter[str]] = {}
     for node in retriever.nodes:
-        topic = _topic(str(node.metadata.get("section") or ""))
-        if topic and topic.lower() not in str(node.metadata.get("title") or "").lower():  # the title is no topic
-            by_document.setdefault(str(node.metadata.get("doc_id")), Counter())[topic] += 1
+        meta = chunk_metadata(node.metadata)
+        topic = _topic(meta["section"] or "")
+        if topic and topic.lower() not in (meta["title"] or "").lower():  # the title is no topic
+            by_document.setdefault(meta["doc_id"], Counter())[topic] += 1
     ranked = [[t for t, _ in counts.most_common(per_document)] for counts in by_document.values()]
     return [t for t in chain.from_iterable(zip_longest(*ranked)) if t]
 

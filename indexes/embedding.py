@@ -6,12 +6,9 @@ index: the manifest records `EmbeddingSpec.fingerprint`, and a mismatch is refus
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +17,8 @@ import numpy as np
 
 from indexes.encoders import BACKENDS, STOCK, Encoder, open_encoder
 from indexes.errors import ShopfloorError
+from indexes.model_spec import EmbeddingSpec
+from indexes.settings import default_cache_dir
 
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
@@ -28,48 +27,6 @@ if TYPE_CHECKING:
     from indexes.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The identity of a model: its config files and weight sizes, not its folder (paths move).
-_IDENTITY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json")
-
-
-@dataclass(frozen=True)
-class EmbeddingSpec:
-    """Which model an index was built with, and the window its chunks must fit."""
-
-    name: str
-    fingerprint: str
-    max_tokens: int
-
-    @classmethod
-    def from_model_path(cls, model_path: str | Path) -> EmbeddingSpec:
-        path = Path(model_path)
-        if not (path / "config.json").is_file():
-            raise ShopfloorError(f"{path}: not a sentence-transformers model folder (no config.json)")
-        digest = hashlib.sha256()
-        for name in _IDENTITY_FILES:
-            file = path / name
-            if file.is_file():
-                digest.update(name.encode() + file.read_bytes())
-        for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-            digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-        return cls(name=_model_name(path), fingerprint=digest.hexdigest()[:16], max_tokens=_max_tokens(path))
-
-
-def _model_name(path: Path) -> str:
-    readme = path / "README.md"
-    if readme.is_file():
-        for line in readme.read_text(errors="ignore").splitlines():
-            if line.startswith("# "):
-                return line[2:].strip()
-    return path.name
-
-
-def _max_tokens(path: Path) -> int:
-    config = path / "sentence_bert_config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text()).get("max_seq_length", 256))
-    return 256
 
 
 class TokenCounter:
@@ -190,8 +147,3 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.encoder.encode([text])[0]
-
-
-def default_cache_dir() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "shopfloor"

@@ -20,17 +20,14 @@ from typing import Protocol
 
 import numpy as np
 
-from indexes.errors import ShopfloorError
+from indexes.errors import BackendUnavailableError, ShopfloorError
+from indexes.model_spec import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 
 STOCK = "torch-fp32"
 BACKENDS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16")
 _STALE_EXPORT_S = 3600
-
-
-class BackendUnavailableError(ShopfloorError):
-    """The backend cannot run this model on this machine (package missing, model layout unknown)."""
 
 
 class Encoder(Protocol):
@@ -170,8 +167,6 @@ def exported_model(model_path: Path, export_root: Path) -> Path:
     Keyed by the model's fingerprint and the OpenVINO version; written to a temporary folder
     and renamed, so a crash never leaves half an export behind."""
     import openvino as ov
-
-    from indexes.embedding import EmbeddingSpec
 
     spec = EmbeddingSpec.from_model_path(model_path)
     target = export_root / f"{spec.fingerprint}-ov{ov.__version__.split('-')[0]}"

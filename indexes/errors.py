@@ -28,3 +28,15 @@ class IncompatibleIndexError(ShopfloorError):
 
 class UnknownDocumentError(ShopfloorError):
     """A document id that is not in the index."""
+
+
+class ConfigError(ShopfloorError):
+    """A setting from the environment, the TOML file or an option has an invalid value."""
+
+
+class BackendUnavailableError(ShopfloorError):
+    """An embedding backend cannot run this model on this machine (package missing, model layout unknown)."""
+
+
+class OcrError(ShopfloorError):
+    """tesseract could not read a page (a missing language pack, a crash)."""

@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from indexes.errors import ShopfloorError
+from indexes.errors import ConfigError
 
 
 def _default_home() -> Path:
@@ -27,10 +27,10 @@ def _default_home() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "shopfloor"
 
 
-def _default_cache_dir() -> Path:
-    from indexes.embedding import default_cache_dir
-
-    return default_cache_dir()
+def default_cache_dir() -> Path:
+    """The machine-wide cache: the embedding calibration and the locally exported OpenVINO model."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "shopfloor"
 
 
 def _default_embed_model() -> str:
@@ -42,10 +42,6 @@ def _default_embed_model() -> str:
 
 def _config_file() -> Path:
     return Path(os.environ.get("SHOPFLOOR_CONFIG", "shopfloor.toml"))
-
-
-class ConfigError(ShopfloorError):
-    """A setting from the environment, the TOML file or an option has an invalid value."""
 
 
 class Settings(BaseSettings):
@@ -70,7 +66,7 @@ class Settings(BaseSettings):
         "this machine shows to keep the stock (torch-fp32) model's nearest neighbours.",
     )
     cache_dir: Path = Field(
-        default_factory=lambda: _default_cache_dir(),
+        default_factory=default_cache_dir,
         description="Machine-wide cache: the embedding calibration and the locally exported OpenVINO model.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
@@ -136,6 +132,7 @@ class Settings(BaseSettings):
         "of the local model, e.g. http://gpu-server:8000/v1.",
     )
     llm_api_model: str = Field(default="default", description="Model name sent to the llm_url server.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the llm_url server, if it wants one.")
     llm_context: int = Field(default=2048, ge=512, description="LLM context window in tokens.")
     llm_max_tokens: int = Field(default=160, ge=16, description="Longest answer in tokens: operators want short ones.")
     terminal_id: str = Field(default="cli", description="Recorded with every question in the gap log.")

@@ -15,6 +15,7 @@ import numpy as np
 
 from indexes.calibration import neighbour_agreement
 from indexes.encoders import STOCK, open_encoder
+from indexes.errors import ShopfloorError
 from indexes.settings import Settings
 from indexes.store import IndexStore
 from ingest.pipeline import IngestReport, IngestRun, embed_text
@@ -81,21 +82,17 @@ def run_ingest_benchmark(paths: list[Path], settings: Settings) -> IngestBenchma
         stock, stock_seconds = _embed_timed(stock_encoder.encode, texts, settings.embed_batch_size)
         version_before = store.current_version
         rerun_started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ui",
-                "ingest",
-                *map(str, paths),
-                "--index",
-                str(bench_settings.index_path),
-            ],
+        rerun = subprocess.run(
+            [sys.executable, "-m", "ui", "ingest", *map(str, paths), "--index", str(bench_settings.index_path)],
             capture_output=True,
             text=True,
             check=False,
         )
         rerun_seconds = time.perf_counter() - rerun_started
+        # It exits 1 when files are skipped, as the first run did: anything else is a failure, not a fast run.
+        if rerun.returncode != (1 if report.skipped else 0):
+            problem = (rerun.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ShopfloorError(f"bench ingest: the unchanged re-run failed (exit {rerun.returncode}): {problem}")
         wrote_nothing = store.current_version == version_before
     agreement = neighbour_agreement(stock, chosen)
     return IngestBenchmark(report, run.embedder.backend, bare, stock_seconds, agreement, rerun_seconds, wrote_nothing)

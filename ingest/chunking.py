@@ -19,7 +19,7 @@ from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
 # 4: sections from the PDF outline; labels and running lines that recur are never headings
-CHUNKER_VERSION = "manual-4"
+CHUNKER_VERSION = "manual-5"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -306,7 +306,21 @@ def _to_chunk(lines: list[_Line], section: str) -> Chunk:
         page_end=pages[-1] if pages else None,
         page_label=lines[0].label,
         source=lines[0].source,
+        page_turns=_page_turns(lines),
     )
+
+
+def _page_turns(lines: list[_Line]) -> list[tuple[int, int, str | None]]:
+    """(line number in the chunk's text, page, label) wherever the next line is on a new page."""
+    turns: list[tuple[int, int, str | None]] = []
+    current = next((ln.page for ln in lines if ln.page is not None), None)
+    row = 0
+    for line in lines:
+        if line.page is not None and line.page != current:
+            turns.append((row, line.page, line.label))
+            current = line.page
+        row += line.text.count("\n") + 1
+    return turns
 
 
 def chunk_pages(

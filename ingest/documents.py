@@ -63,3 +63,6 @@ class Chunk:
     page_end: int | None = None
     page_label: str | None = None
     source: str = "text-layer"
+    # Where the text turns to a new page: (line number in `text`, page, its printed label), so that
+    # a line quoted from a passage cites the page it stands on, not the passage's first page.
+    page_turns: list[tuple[int, int, str | None]] = field(default_factory=list)

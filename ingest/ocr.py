@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from indexes.errors import ShopfloorError
+from indexes.errors import OcrError
 from ingest.cleaning import normalize_text
 from ingest.documents import Page, ParsedDocument
 from ingest.grids import replace_lines
@@ -65,10 +65,6 @@ _CELL_GAP = 1.5  # a gap wider than this many letter heights separates two table
 _ROTATE = re.compile(r"^Rotate: (\d+)$", re.MULTILINE)
 _ROTATE_CONF = re.compile(r"^Orientation confidence: ([\d.]+)$", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+|\d+(?:[.,]\d+)?")
-
-
-class OcrError(ShopfloorError):
-    """tesseract could not read a page (a missing language pack, a crash)."""
 
 
 @dataclass

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from indexes.embedding import Embedder, EmbeddingSpec, TokenCounter
+from indexes.chunk_metadata import EMBEDDED_KEY, ChunkMetadata
+from indexes.embedding import Embedder, TokenCounter
 from indexes.errors import DocumentError, ShopfloorError, UnknownDocumentError
 from indexes.manifest import DocumentRecord, Manifest
+from indexes.model_spec import EmbeddingSpec
 from indexes.settings import Settings
 from indexes.store import IndexSnapshot, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document
@@ -302,6 +304,9 @@ class IngestRun:
                 return self._prepare(source, sha, doc_tags, report)
             except DocumentError as exc:
                 return exc
+            except Exception as exc:  # a reader's own bug on a hostile file costs that file, not the batch
+                log.info("reading %s failed", source.path, exc_info=True)  # the traceback with --verbose
+                return DocumentError(source.path, f"could not be read ({type(exc).__name__}: {exc})"[:300])
 
         ordered = sorted(todo, key=lambda item: item[0].path.stat().st_size)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
@@ -407,26 +412,28 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     heading = " > ".join(part for part in (document.title, chunk.section) if part)
-    metadata = {
-        "doc_id": source.doc_id,
-        "file": source.path.name,
-        "title": document.title,
-        "revision": document.revision,
-        "section": chunk.section,
-        "page": chunk.page,
-        "page_end": chunk.page_end,
-        "page_label": chunk.page_label,
-        "text_source": chunk.source,
-        "tags": tags,
-        "heading": heading,
-    }
+    metadata = ChunkMetadata(
+        doc_id=source.doc_id,
+        file=source.path.name,
+        title=document.title,
+        revision=document.revision,
+        section=chunk.section,
+        page=chunk.page,
+        page_end=chunk.page_end,
+        page_label=chunk.page_label,
+        page_turns=[list(turn) for turn in chunk.page_turns],
+        text_source=chunk.source,
+        tags=tags,
+        heading=heading,
+    )
+    # Only the heading line joins the passage in the embedded text: it carries the topic, the rest
+    # would spend the model's 256-token window on bookkeeping.
+    excluded = [k for k in ChunkMetadata.__annotations__ if k != EMBEDDED_KEY]
     node = TextNode(
         text=chunk.text,
-        metadata=metadata,
-        # Only the heading line joins the passage in the embedded text: it carries the topic,
-        # the rest would spend the model's 256-token window on bookkeeping.
-        excluded_embed_metadata_keys=[k for k in metadata if k != "heading"] + ["content_hash"],
-        excluded_llm_metadata_keys=[k for k in metadata if k != "heading"] + ["content_hash"],
+        metadata=dict(metadata),
+        excluded_embed_metadata_keys=excluded,
+        excluded_llm_metadata_keys=excluded,
     )
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=source.doc_id)
     content_hash = hashlib.sha256(embed_text(node).encode()).hexdigest()[:32]

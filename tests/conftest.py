@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -18,6 +20,7 @@ os.environ.update(
     GRADIO_ANALYTICS_ENABLED="False",
 )
 
+from indexes.chunk_metadata import ChunkMetadata
 from indexes.embedding import Embedder
 from indexes.settings import Settings, load_settings
 from indexes.store import IndexStore
@@ -31,13 +34,28 @@ CORPUS = SHARED / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set before any session fixture reads settings: no SHOPFLOOR_* setting from the developer's
+    shell, and the machine cache (embedding calibration, OpenVINO export) under tmp, not in
+    ~/.cache/shopfloor. The calibration then runs once per test session, for real."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith("SHOPFLOOR_"):
+                patch.delenv(key)
+        patch.setenv("SHOPFLOOR_HOME", str(tmp_path_factory.mktemp("session-home")))
+        patch.setenv("SHOPFLOOR_CACHE_DIR", str(tmp_path_factory.mktemp("machine-cache")))
+        patch.setenv("SHOPFLOOR_CONFIG", str(tmp_path_factory.mktemp("no-config") / "shopfloor.toml"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """All data under tmp; no stray shopfloor.toml or env setting from the developer's shell."""
+    """All data of a test under its tmp; no stray shopfloor.toml or env setting from the developer's shell."""
     home = tmp_path / "home"
     monkeypatch.setenv("SHOPFLOOR_HOME", str(home))
     for key in list(os.environ):
-        if key.startswith("SHOPFLOOR_") and key != "SHOPFLOOR_HOME":
+        if key.startswith("SHOPFLOOR_") and key not in ("SHOPFLOOR_HOME", "SHOPFLOOR_CACHE_DIR", "SHOPFLOOR_CONFIG"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     return home
@@ -80,6 +98,15 @@ def search(index: Path, embedder: Embedder, query: str, k: int = 3) -> list:
     """Vector retrieval through llama-index over a stored index: the nodes, best first."""
     snapshot = IndexStore(index).load(embed_model=embedder.llama_embedding)
     return [hit.node for hit in snapshot.index.as_retriever(similarity_top_k=k).retrieve(query)]
+
+
+def chunk_meta(**fields: Any) -> ChunkMetadata:
+    """Metadata of a passage as ingest writes it, with the given fields changed."""
+    meta = ChunkMetadata(
+        doc_id="manual.pdf", file="manual.pdf", title="Manual", revision=None, section="", page=1, page_end=1,
+        page_label=None, text_source="text-layer", tags={}, heading="Manual",
+    )  # fmt: skip
+    return cast(ChunkMetadata, {**meta, **fields})
 
 
 def copy_samples(dest: Path, *names: str) -> Path:

@@ -9,7 +9,7 @@ from indexes.settings import load_settings
 from ingest.chunking import chunk_document, chunk_pages
 from ingest.documents import Chunk, Page
 from ingest.readers import read_document
-from tests.conftest import CORPUS, SAMPLE_DOCS, needs_corpus
+from tests.conftest import CORPUS, SAMPLE_DOCS, chunk_meta, needs_corpus
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,27 @@ def test_a_run_on_paragraph_without_sentence_ends_is_cut_between_words(count) ->
     assert len(chunks) > 5
     assert all(t <= 100 for t in count([c.text for c in chunks]))
     assert " ".join(" ".join(c.text.split()) for c in chunks) == words
+
+
+def test_a_line_past_a_page_turn_cites_the_page_it_stands_on(count) -> None:
+    """A passage running from page 51 onto 52 used to cite 51 for a line printed on 52."""
+    from assistant.evidence import split_lines
+    from assistant.retrieval import Passage
+
+    pages = [
+        Page(51, "Installation of the ground rod\nDrive the ground rod into the earth with a hammer."),
+        Page(52, "The rod must be driven eight feet or deeper.\nConnect the ground cable to the rod."),
+    ]
+    [chunk] = chunk_pages(pages, 200, count)
+    assert (chunk.page, chunk.page_end) == (51, 52)
+    metadata = chunk_meta(page=chunk.page, page_label="4-3", page_turns=[list(t) for t in chunk.page_turns])
+    passage = Passage("n", chunk.text, metadata, 1.0, 0.5, 5.0)
+    lines = split_lines(passage, 0)
+
+    def page_of(words: str) -> tuple[int | None, str | None]:
+        [line] = [line for line in lines if words in line.text]
+        return passage.page_of_line(line.row)
+
+    assert page_of("Drive the ground rod") == (51, "4-3")
+    assert page_of("eight feet or deeper") == (52, None)
+    assert page_of("Connect the ground cable") == (52, None)

@@ -167,12 +167,14 @@ def test_docs_and_remove_through_the_cli(sample_index: Path, tmp_path: Path) -> 
     assert "No documents" in empty.output
 
 
+@pytest.mark.slow
 def test_remove_of_an_unknown_document_is_one_error_line(sample_index: Path) -> None:
     result = shopfloor("remove", "no-such-doc.pdf", "--index", str(sample_index))
     assert result.returncode == 1
     assert result.stderr.strip() == ("Error: not in the index: no-such-doc.pdf (see `shopfloor docs`)")
 
 
+@pytest.mark.slow
 def test_an_invalid_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPFLOOR_EMBED_BACKEND", "fast")
     result = shopfloor("docs")
@@ -181,3 +183,14 @@ def test_an_invalid_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatc
         "Error: invalid setting embed_backend (SHOPFLOOR_EMBED_BACKEND): Input should be 'auto', 'torch-fp32', "
         "'torch-bf16', 'openvino-fp32' or 'openvino-bf16'"
     ]
+
+
+@pytest.mark.slow
+def test_bench_ingest_reports_a_failed_rerun_instead_of_timing_it(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-run that fails at once used to read as a very fast unchanged re-run."""
+    from indexes.errors import ShopfloorError
+    from ingest import benchmark
+
+    monkeypatch.setattr(benchmark.sys, "executable", "/bin/false")
+    with pytest.raises(ShopfloorError, match=r"the unchanged re-run failed \(exit 1\)"):
+        benchmark.run_ingest_benchmark([SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md"], settings)

@@ -19,8 +19,8 @@ from indexes.calibration import (
     neighbour_agreement,
 )
 from indexes.embedding import Embedder
-from indexes.encoders import BACKENDS, STOCK, BackendUnavailableError, open_encoder
-from indexes.errors import IncompatibleIndexError
+from indexes.encoders import BACKENDS, STOCK, open_encoder
+from indexes.errors import BackendUnavailableError, IncompatibleIndexError
 from indexes.settings import load_settings
 from indexes.store import IndexStore
 from ingest.pipeline import IngestRun, embed_text

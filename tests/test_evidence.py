@@ -6,6 +6,7 @@ from assistant.answering import renumber, user_prompt
 from assistant.evidence import Evidence, EvidenceFinder, asked_kinds, split_lines
 from assistant.retrieval import Passage
 from indexes.embedding import Embedder
+from tests.conftest import chunk_meta
 
 GENERATOR = (
     "The alternator is fitted with two sealed ball bearings on the drive and\n"
@@ -30,7 +31,7 @@ STEPS = (
 
 
 def _passage(text: str, score: float, section: str, node_id: str) -> Passage:
-    meta = {"file": "manual.pdf", "page": 12, "section": section, "heading": f"Generator manual > {section}"}
+    meta = chunk_meta(page=12, section=section, heading=f"Generator manual > {section}")
     return Passage(node_id, text, meta, score, score / 2, score * 5)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.retrieval import Passage
+from tests.conftest import chunk_meta
 
 TITLES = ["HP-200 Hydraulic Press SOP", "CL-400 CNC Lathe Operator Manual", "TV picture issues"]
 
@@ -17,7 +18,7 @@ PRESS_OIL = "Change hydraulic oil (ISO VG 46, 180 litres) | Every 4000 hours or 
 
 
 def _passage(text: str, heading: str = "") -> Passage:
-    return Passage("n", text, {"file": "manual.pdf", "page": 3, "heading": heading}, 1.0, 0.5, 5.0)
+    return Passage("n", text, chunk_meta(page=3, heading=heading), 1.0, 0.5, 5.0)
 
 
 def test_the_numbers_of_numbered_steps_are_not_values() -> None:

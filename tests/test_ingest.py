@@ -188,3 +188,26 @@ def test_two_files_with_the_same_id_are_not_silently_merged(ingest, settings, tm
         f"{second}: same document id 'AC-75_Air_Compressor_Maintenance.md' as "
         f"{first / 'AC-75_Air_Compressor_Maintenance.md'}; ingest their common folder so each keeps its own id"
     ]
+
+
+def test_a_reader_failing_in_an_unexpected_way_costs_that_file_not_the_batch(
+    ingest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only DocumentError used to be caught per document: any other exception aborted the batch."""
+    from ingest import pipeline
+
+    docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md", "FL-25_Forklift_Daily_Check.docx")
+    real_read = pipeline.read_document
+
+    def read(path: Path, *args, **kwargs):
+        if path.suffix == ".docx":
+            raise RecursionError("maximum recursion depth exceeded")  # as a hostile nested document can
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_document", read)
+    report = ingest(docs)
+    assert report.count("ingested") == 1
+    [skipped] = report.skipped
+    assert skipped.reason.endswith(
+        "FL-25_Forklift_Daily_Check.docx: could not be read (RecursionError: maximum recursion depth exceeded)"
+    )

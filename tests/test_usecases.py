@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from indexes.errors import ShopfloorError
 from indexes.settings import Settings
-from tests.conftest import SAMPLE_DOCS
+from tests.conftest import SAMPLE_DOCS, copy_samples
 from ui.cli import app
 from ui.usecases import Shopfloor, parse_since
 
@@ -33,12 +34,30 @@ def test_documents_ingested_while_the_app_runs_reach_the_filters_and_page_pictur
     shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
     before = shopfloor.filter_choices()
     assert before.documents == ["AC-75_Air_Compressor_Maintenance.md"] and before.tags == ["equipment=AC-75"]
-    assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "") is None
+    assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "").image is None
     ingest(SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf", tags={"equipment": "HP-200"})
     after = shopfloor.filter_choices()
     assert "HP-200_Hydraulic_Press_SOP.pdf" in after.documents and "equipment=HP-200" in after.tags
-    picture = shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "")
+    picture = shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 1, "").image
     assert picture is not None and picture.width > 500
+
+
+def test_a_page_picture_is_never_drawn_from_another_file_than_the_one_indexed(
+    ingest, settings: Settings, embedder, tmp_path: Path
+) -> None:
+    """Pictures came from the ingest-time path: a newer revision there showed another text."""
+    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf")
+    ingest(docs)
+    shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
+    assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 2, "").image is not None
+    shutil.copy(SAMPLE_DOCS / "CL-400_CNC_Lathe_Operator_Manual.pdf", docs / "HP-200_Hydraulic_Press_SOP.pdf")
+    changed = shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 2, "")
+    assert changed.image is None
+    assert changed.note and "HP-200_Hydraulic_Press_SOP.pdf on this terminal is not the file that was indexed" in (
+        changed.note
+    )
+    (docs / "HP-200_Hydraulic_Press_SOP.pdf").unlink()
+    assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 2, "").note == changed.note
 
 
 def test_the_manager_export_is_one_private_file_rewritten_on_each_refresh(settings: Settings, embedder) -> None:

@@ -53,7 +53,7 @@ def evidence_markdown(evidence: list[Evidence], limit: int = 3) -> str:
     quotes = []
     for line in evidence[:limit]:
         p = line.passage
-        where = ", ".join(x for x in (p.file, f"page {p.page}" if p.page is not None else "", p.section) if x)
+        where = ", ".join(x for x in (p.file, f"page {line.page}" if line.page is not None else "", p.section) if x)
         quotes.append(f"> “{_escape(line.text)}”  \n> — *{_escape(where)}*")
     return "\n>\n".join(quotes)
 
@@ -158,7 +158,10 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             quoted = "".join(f"> {_escape(line)}\n>\n" for line in citation.lines)
             passage_text = _escape(citation.text).replace("\n", "  \n")
             shown = f"**{_escape(source_label(citation))}**\n\n{quoted}\n{passage_text}"
-            image = shopfloor.page_image(citation.doc_id, citation.page, citation.text) if citation.page else None
+            picture = shopfloor.page_image(citation.doc_id, citation.page, citation.text) if citation.page else None
+            if picture is not None and picture.note:
+                shown += f"\n\n*{_escape(picture.note)}*"
+            image = picture.image if picture is not None else None
             return shown, gr.update(visible=image is not None, value=image)
 
         def feedback(state: Conversation | None, data: gr.LikeData):

@@ -1,25 +1,68 @@
 """Pictures of cited PDF pages, with the cited passage highlighted where PDFium finds it.
 
 Only documents in the index manifest can be rendered, looked up by their document id: a client
-never names a file path, so nothing outside the indexed documents can be served.
+never names a file path, so nothing outside the indexed documents can be served. The picture is
+drawn from the file the manifest names, and only while it is the file that was indexed (its size
+and SHA-256): a newer revision beside an older index, or a terminal whose index was built
+elsewhere, gets no picture of another text, but a note saying why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from indexes.manifest import Manifest
+from indexes.manifest import DocumentRecord, Manifest
 
 log = logging.getLogger(__name__)
 RENDER_SCALE = 1.4  # about 100 dpi: readable on a 1280x800 panel, quick to render
 
 
-def page_image(manifest: Manifest, doc_id: str, page: int, passage: str) -> Any | None:
-    """A PIL image of `page` (1-based) of an indexed PDF, or None when there is no page to show."""
+@dataclass
+class PagePicture:
+    """A picture of a cited page, or why there is none to show."""
+
+    image: Any | None = None  # a PIL image
+    note: str | None = None
+
+
+def page_image(manifest: Manifest, doc_id: str, page: int, passage: str) -> PagePicture:
+    """A picture of `page` (1-based) of an indexed PDF, the passage highlighted."""
     record = manifest.documents.get(doc_id)
     if record is None or not record.source.lower().endswith(".pdf") or not 1 <= page <= record.pages:
-        return None
+        return PagePicture()
+    if not _is_indexed_file(record):
+        return PagePicture(
+            note=f"No page picture: {Path(record.source).name} on this terminal is not the file that was "
+            "indexed (changed, moved or never copied here)."
+        )
+    return PagePicture(image=_render(record, page, passage))
+
+
+def _is_indexed_file(record: DocumentRecord) -> bool:
+    try:
+        stat = os.stat(record.source)
+    except OSError:
+        return False
+    return stat.st_size == record.size and _sha256(record.source, stat.st_size, stat.st_mtime_ns) == record.sha256
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per file state (size and mtime are part of the key)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _render(record: DocumentRecord, page: int, passage: str) -> Any | None:
     import pypdfium2
     from PIL import Image, ImageDraw
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from indexes.errors import ShopfloorError
 from indexes.settings import Settings
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from indexes.embedding import Embedder
     from indexes.manifest import DocumentRecord
     from ingest.pipeline import IngestReport, Progress
+    from ui.pages import PagePicture
 
 
 @dataclass
@@ -148,12 +149,12 @@ class Shopfloor:
             documents=sorted(d.doc_id for d in documents),
         )
 
-    def page_image(self, doc_id: str, page: int, passage: str) -> Any | None:
-        """A picture of a cited page of an indexed PDF (live index), or None."""
-        from ui.pages import page_image
+    def page_image(self, doc_id: str, page: int, passage: str) -> PagePicture:
+        """A picture of a cited page of an indexed PDF (live index), or why there is none."""
+        from ui.pages import PagePicture, page_image
 
         manifest = self.store.read_manifest()
-        return page_image(manifest, doc_id, page, passage) if manifest is not None else None
+        return page_image(manifest, doc_id, page, passage) if manifest is not None else PagePicture()
 
     def suggested_questions(self) -> list[str]:
         from assistant.suggestions import suggested_questions

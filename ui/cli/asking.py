@@ -77,7 +77,7 @@ def _printing_into(streamed: list[str]) -> Callable[[str], None]:
 def _print_evidence(evidence: list[Evidence]) -> None:
     """The manual's own lines, shown before the model has written a word."""
     for line in evidence[:3]:
-        page = f" p. {line.passage.page}" if line.passage.page is not None else ""
+        page = f" p. {line.page}" if line.page is not None else ""
         out.print(f"  “{line.text}” ({line.passage.file}{page})", style="dim", markup=False, highlight=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,10 +18,12 @@ from ui.usecases import Shopfloor
 
 
 class _BarProgress:
-    """A progress bar on stderr with pages/s and chunks/s (shown on terminals only)."""
+    """A progress bar on stderr with pages/s and chunks/s (shown on terminals only). Pages are
+    counted by the read-ahead thread, chunks by the embedding one: the counters share a lock."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
+        self._lock = threading.Lock()
         self._task: TaskID | None = None
         self._started = time.perf_counter()
         self._pages = self._chunks = self._ocr_pages = 0
@@ -32,14 +35,17 @@ class _BarProgress:
     def advance(self, *, documents: int = 0, pages: int = 0, chunks: int = 0, ocr_pages: int = 0) -> None:
         if self._task is None:
             return
-        self._pages += pages
-        self._chunks += chunks
-        self._ocr_pages += ocr_pages
-        secs = max(time.perf_counter() - self._started, 1e-6)
-        rates = f"{self._pages} pages {self._pages / secs:.1f}/s · {self._chunks} chunks {self._chunks / secs:.1f}/s"
-        if self._ocr_pages:
-            rates += f" · {self._ocr_pages} pages OCR'd {self._ocr_pages / secs:.2f}/s"
-        self._progress.update(self._task, advance=documents, rates=rates)
+        with self._lock:
+            self._pages += pages
+            self._chunks += chunks
+            self._ocr_pages += ocr_pages
+            secs = max(time.perf_counter() - self._started, 1e-6)
+            rates = (
+                f"{self._pages} pages {self._pages / secs:.1f}/s · {self._chunks} chunks {self._chunks / secs:.1f}/s"
+            )
+            if self._ocr_pages:
+                rates += f" · {self._ocr_pages} pages OCR'd {self._ocr_pages / secs:.2f}/s"
+            self._progress.update(self._task, advance=documents, rates=rates)
 
 
 @app.command()
