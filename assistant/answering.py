@@ -14,7 +14,7 @@ from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
 from assistant.retrieval import Filters, HybridRetriever, Passage
-from indexes.settings import Settings
+from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.llm import AnswerModel

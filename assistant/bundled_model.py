@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from statistics import median
 from typing import Any
 
 from assistant.retrieval import HybridRetriever, Passage
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 
 
 @dataclass

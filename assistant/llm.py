@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from assistant.bundled_model import BUNDLED_MODELS, bundled_model_path
-from indexes.errors import ShopfloorError
-from indexes.settings import Settings
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np

@@ -6,9 +6,9 @@ from __future__ import annotations
 from assistant.answering import Assistant, Decision
 from assistant.retrieval import HybridRetriever
 from indexes.embedding import Embedder
-from indexes.errors import IndexMissingError
-from indexes.settings import Settings
 from indexes.store import IndexStore
+from shopfloor.errors import IndexMissingError
+from shopfloor.settings import Settings
 
 
 def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: str | None = None) -> HybridRetriever:

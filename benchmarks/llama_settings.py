@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.answering import SYSTEM_PROMPT
 from assistant.bundled_model import bundled_model_path
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 
 LINES = [
     "[1] (4.5.2 Alternator bearings) The recommended check and change period for the lubricant (grease) is "

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from indexes.encoders import BACKENDS, STOCK, Encoder, open_encoder
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 
 log = logging.getLogger(__name__)
 

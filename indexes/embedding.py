@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexes.encoders import BACKENDS, STOCK, Encoder, open_encoder
-from indexes.errors import ShopfloorError
 from indexes.model_spec import EmbeddingSpec
-from indexes.settings import default_cache_dir
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import default_cache_dir
 
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
 
     from indexes.calibration import Calibration
-    from indexes.settings import Settings
+    from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
-from indexes.errors import BackendUnavailableError, ShopfloorError
 from indexes.model_spec import EmbeddingSpec
+from shopfloor.errors import BackendUnavailableError, ShopfloorError
 
 log = logging.getLogger(__name__)
 

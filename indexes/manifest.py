@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexes.errors import IncompatibleIndexError
+from shopfloor.errors import IncompatibleIndexError
 
 MANIFEST_NAME = "manifest.json"
 # Bump when the on-disk layout or the chunk format changes: an old index is then refused, not misread.

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 
 # The identity of a model: its config files and weight sizes, not its folder (paths move).
 _IDENTITY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json")

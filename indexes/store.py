@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexes.errors import IncompatibleIndexError, IndexLockedError, IndexMissingError
 from indexes.manifest import MANIFEST_NAME, Manifest
+from shopfloor.errors import IncompatibleIndexError, IndexLockedError, IndexMissingError
 
 if TYPE_CHECKING:
     from llama_index.core import VectorStoreIndex

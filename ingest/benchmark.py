@@ -15,10 +15,10 @@ import numpy as np
 
 from indexes.calibration import neighbour_agreement
 from indexes.encoders import STOCK, open_encoder
-from indexes.errors import ShopfloorError
-from indexes.settings import Settings
 from indexes.store import IndexStore
 from ingest.pipeline import IngestReport, IngestRun, embed_text
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import Settings
 
 
 @dataclass

@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from indexes.errors import OcrError
 from ingest.cleaning import normalize_text
 from ingest.documents import Page, ParsedDocument
 from ingest.grids import replace_lines
 from ingest.pdf_survey import PDFIUM_LOCK, PageSurvey, survey_pdf
+from shopfloor.errors import OcrError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -23,15 +23,15 @@ import numpy as np
 
 from indexes.chunk_metadata import EMBEDDED_KEY, ChunkMetadata
 from indexes.embedding import Embedder, TokenCounter
-from indexes.errors import DocumentError, ShopfloorError, UnknownDocumentError
 from indexes.manifest import DocumentRecord, Manifest
 from indexes.model_spec import EmbeddingSpec
-from indexes.settings import Settings
 from indexes.store import IndexSnapshot, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.documents import Chunk, ParsedDocument
 from ingest.ocr import OcrOptions, tesseract_available
 from ingest.readers import read_document
+from shopfloor.errors import DocumentError, ShopfloorError, UnknownDocumentError
+from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode

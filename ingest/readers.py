@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from indexes.errors import DocumentError
 from ingest.cleaning import looks_glued, normalize_text
 from ingest.documents import OutlineEntry, Page, ParsedDocument
 from ingest.ocr import OcrOptions, recover_pages
 from ingest.pdf_fonts import PageType, styled_lines
+from shopfloor.errors import DocumentError
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ os.environ.update(
 
 from indexes.chunk_metadata import ChunkMetadata
 from indexes.embedding import Embedder
-from indexes.settings import Settings, load_settings
 from indexes.store import IndexStore
 from ingest.pipeline import IngestReport, IngestRun
+from shopfloor.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"

@@ -14,7 +14,7 @@ from assistant.bundled_model import BUNDLED_MODELS, BundledModel, bundled_model_
 from assistant.gaps import GapLog
 from assistant.llm import FirstStep, Message
 from assistant.service import open_assistant
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 from tests.conftest import copy_samples
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from indexes.embedding import TokenCounter
-from indexes.settings import load_settings
 from ingest.chunking import chunk_document, chunk_pages
 from ingest.documents import Chunk, Page
 from ingest.readers import read_document
+from shopfloor.settings import load_settings
 from tests.conftest import CORPUS, SAMPLE_DOCS, chunk_meta, needs_corpus
 
 

@@ -188,8 +188,8 @@ def test_an_invalid_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.slow
 def test_bench_ingest_reports_a_failed_rerun_instead_of_timing_it(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A re-run that fails at once used to read as a very fast unchanged re-run."""
-    from indexes.errors import ShopfloorError
     from ingest import benchmark
+    from shopfloor.errors import ShopfloorError
 
     monkeypatch.setattr(benchmark.sys, "executable", "/bin/false")
     with pytest.raises(ShopfloorError, match=r"the unchanged re-run failed \(exit 1\)"):

@@ -20,10 +20,10 @@ from indexes.calibration import (
 )
 from indexes.embedding import Embedder
 from indexes.encoders import BACKENDS, STOCK, open_encoder
-from indexes.errors import BackendUnavailableError, IncompatibleIndexError
-from indexes.settings import load_settings
 from indexes.store import IndexStore
 from ingest.pipeline import IngestRun, embed_text
+from shopfloor.errors import BackendUnavailableError, IncompatibleIndexError
+from shopfloor.settings import load_settings
 from tests.conftest import copy_samples
 
 

@@ -116,7 +116,7 @@ def test_the_same_questions_make_the_same_topics_in_any_order(embedder, tmp_path
 
 
 def test_gaps_command_exports_csv_and_json(tmp_path: Path, monkeypatch) -> None:
-    from indexes.settings import load_settings
+    from shopfloor.settings import load_settings
 
     log = GapLog(load_settings().gaps_db)
     log.record(_answer("Where is the spare fuse for the press?"), "T7", equipment="HP-200")

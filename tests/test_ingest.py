@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from indexes.errors import IncompatibleIndexError, IndexLockedError, UnknownDocumentError
 from indexes.store import IndexStore
 from ingest.pipeline import IngestRun
+from shopfloor.errors import IncompatibleIndexError, IndexLockedError, UnknownDocumentError
 from tests.conftest import SAMPLE_DOCS, copy_samples, search
 
 

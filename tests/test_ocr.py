@@ -15,12 +15,12 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from assistant.service import open_retriever
-from indexes.settings import load_settings
 from indexes.store import IndexStore
 from ingest.ocr import OcrOptions
 from ingest.pdf_survey import survey_pdf
 from ingest.pipeline import IngestRun
 from ingest.readers import read_document
+from shopfloor.settings import load_settings
 from tests.conftest import CORPUS, SAMPLE_DOCS, copy_samples, needs_corpus
 from ui.cli import app
 

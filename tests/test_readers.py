@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from indexes.errors import DocumentError
 from ingest.cleaning import looks_glued, normalize_text, strip_running_lines
 from ingest.documents import Page
 from ingest.ocr import OcrOptions
 from ingest.readers import read_document
+from shopfloor.errors import DocumentError
 from tests.conftest import CORPUS, SAMPLE_DOCS, needs_corpus
 
 PRESS = SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf"

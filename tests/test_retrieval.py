@@ -8,7 +8,7 @@ from pathlib import Path
 from assistant.answering import Assistant
 from assistant.retrieval import Filters
 from assistant.service import open_retriever
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 
 
 def test_retrieval_alone_gives_passages_with_pages(sample_index: Path, embedder) -> None:

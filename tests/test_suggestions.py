@@ -9,7 +9,7 @@ from assistant.gaps import GapLog
 from assistant.service import open_retriever
 from assistant.suggestions import _topic, covered_topics, suggested_questions
 from indexes.embedding import Embedder
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 
 
 def _answered(question: str, answered: bool = True) -> Answer:

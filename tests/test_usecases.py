@@ -11,8 +11,8 @@ import gradio as gr
 import pytest
 from typer.testing import CliRunner
 
-from indexes.errors import ShopfloorError
-from indexes.settings import Settings
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import Settings
 from tests.conftest import SAMPLE_DOCS, copy_samples
 from ui.cli import app
 from ui.usecases import Shopfloor, parse_since

@@ -226,9 +226,9 @@ def test_two_terminals_asking_at_once_both_get_their_answer(server) -> None:
 @pytest.fixture(scope="module")
 def corpus_server(tmp_path_factory, embedder):
     """The real app over a real manual nobody here wrote (the LinuxCNC integrator manual)."""
-    from indexes.settings import load_settings
     from indexes.store import IndexStore
     from ingest.pipeline import IngestRun
+    from shopfloor.settings import load_settings
     from tests.conftest import CORPUS
 
     home = tmp_path_factory.mktemp("corpus-home")

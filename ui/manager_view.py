@@ -13,7 +13,7 @@ import pandas as pd
 
 from assistant.gaps import Gap
 from assistant.knowledge_map import Topic, write_csv
-from indexes.errors import ShopfloorError
+from shopfloor.errors import ShopfloorError
 from ui.usecases import Shopfloor
 
 

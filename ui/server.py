@@ -9,7 +9,7 @@ import secrets
 import threading
 from typing import Any
 
-from indexes.settings import Settings
+from shopfloor.settings import Settings
 from ui.usecases import Shopfloor
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexes.errors import ShopfloorError
-from indexes.settings import Settings
 from indexes.store import IndexStore
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.answering import Answer, Assistant, Turn

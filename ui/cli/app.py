@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from indexes.errors import ShopfloorError
-from indexes.settings import load_settings
+from shopfloor.errors import ShopfloorError
+from shopfloor.settings import load_settings
 
 # Piped output is read by scripts and grep: tables are not squeezed into 80 columns there.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)

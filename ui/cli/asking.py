@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, TagOption, app, out, parse_tags, question_lines
 from ui.usecases import Shopfloor
 

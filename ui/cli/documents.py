@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, err, out, parse_tags
 from ui.usecases import Shopfloor
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, err, out
 from ui.usecases import Shopfloor
 

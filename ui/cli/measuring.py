@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, bench_app, out, question_lines
 from ui.usecases import Shopfloor
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from indexes.settings import load_settings
+from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, err
 
 

@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from indexes.errors import ConfigError
+from shopfloor.errors import ConfigError
 
 
 def _default_home() -> Path:
