@@ -36,6 +36,43 @@ def m001_questions(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX questions_asked_at ON questions (asked_at)")
 
 
+@migration
+def m002_topics(db: sqlite3.Connection) -> None:
+    """Topics as work items: a stable id, a state, an owner; which questions belong to each; and
+    every change with who and when."""
+    db.execute(
+        """CREATE TABLE topics (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'assigned', 'documented', 'answered_now', 'closed',
+                                                 'wont_document')),
+            owner TEXT,
+            due TEXT,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE topic_questions (
+            question_id INTEGER PRIMARY KEY REFERENCES questions (id),
+            topic_id TEXT NOT NULL REFERENCES topics (id)
+        )"""
+    )
+    db.execute("CREATE INDEX topic_questions_topic ON topic_questions (topic_id)")
+    db.execute(
+        """CREATE TABLE topic_events (
+            id INTEGER PRIMARY KEY,
+            topic_id TEXT NOT NULL REFERENCES topics (id),
+            at TEXT NOT NULL,
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX topic_events_topic ON topic_events (topic_id, at)")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

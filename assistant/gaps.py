@@ -73,7 +73,7 @@ class GapLog:
             self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -83,14 +83,14 @@ class GapLog:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
     def record(self, answer: Answer, terminal: str, equipment: str | None = None) -> int:
         """Log one question and what was answered; returns its id (for feedback)."""
         sources = [{"file": p.file, "page": p.page, "score": round(p.score, 4)} for p in answer.contexts]
-        with self._write() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
                 " equipment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -110,14 +110,14 @@ class GapLog:
 
     def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
         """Thumbs up or down; a thumbs down makes the question a gap."""
-        with self._write() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE questions SET feedback = ?, feedback_reason = ? WHERE id = ?",
                 ("up" if helpful else "down", reason, question_id),
             )
 
     def open_gaps(self, since: str | None = None) -> list[Gap]:
-        rows = self._read(
+        rows = self.query(
             "SELECT * FROM questions WHERE (answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
             " AND asked_at >= ? ORDER BY asked_at",
             (since or "",),
@@ -125,11 +125,11 @@ class GapLog:
         return [_gap(row) for row in rows]
 
     def resolve(self, question_ids: list[int]) -> None:
-        with self._write() as db:
+        with self.transaction() as db:
             db.executemany("UPDATE questions SET resolved_at = ? WHERE id = ?", [(_now(), i) for i in question_ids])
 
     def figures(self, since: str | None = None) -> Figures:
-        rows = self._read("SELECT answered, feedback, latency_s FROM questions WHERE asked_at >= ?", (since or "",))
+        rows = self.query("SELECT answered, feedback, latency_s FROM questions WHERE asked_at >= ?", (since or "",))
         n = len(rows)
         return Figures(
             questions=n,
@@ -141,7 +141,7 @@ class GapLog:
 
     def daily_counts(self, since: str | None = None) -> list[tuple[str, int, int]]:
         """(day, answered, not answered) per day, for the trend plot."""
-        rows = self._read(
+        rows = self.query(
             "SELECT substr(asked_at, 1, 10) AS day, SUM(answered), SUM(1 - answered) FROM questions"
             " WHERE asked_at >= ? GROUP BY day ORDER BY day",
             (since or "",),
@@ -151,7 +151,7 @@ class GapLog:
     def well_answered(self, limit: int) -> list[str]:
         """Questions the manuals answered and no operator marked unhelpful: thumbs up first, then
         the most asked, then the latest."""
-        rows = self._read(
+        rows = self.query(
             "SELECT question, SUM(feedback IS 'up') AS up, COUNT(*) AS asked, MAX(asked_at) AS last"
             " FROM questions WHERE answered = 1 GROUP BY lower(trim(question))"
             " HAVING SUM(feedback IS 'down') = 0 ORDER BY up DESC, asked DESC, last DESC LIMIT ?",
@@ -160,7 +160,7 @@ class GapLog:
         return [str(row["question"]) for row in rows]
 
     def count(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM questions")[0][0])
+        return int(self.query("SELECT COUNT(*) FROM questions")[0][0])
 
 
 def _gap(row: sqlite3.Row) -> Gap:

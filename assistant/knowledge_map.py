@@ -22,6 +22,11 @@ class Topic:
 
     label: str
     gaps: list[Gap] = field(default_factory=list)
+    # Set by the topic book (assistant/topics.py): the stable id and where the work on it stands.
+    id: str = ""
+    state: str = "open"
+    owner: str | None = None
+    due: str | None = None
 
     @property
     def count(self) -> int:
@@ -73,8 +78,23 @@ def group_gaps(gaps: list[Gap], embedder: Embedder, threshold: float = SAME_TOPI
 def write_csv(topics: list[Topic], out: IO[str]) -> None:
     """One row per open gap, with its topic: for spreadsheets and reports."""
     writer = csv.writer(out)
-    writer.writerow(["topic", "id", "asked_at", "terminal", "equipment", "question", "reason", "sources"])
+    writer.writerow(
+        [
+            "topic_id",
+            "state",
+            "owner",
+            "topic",
+            "id",
+            "asked_at",
+            "terminal",
+            "equipment",
+            "question",
+            "reason",
+            "sources",
+        ]
+    )
     for topic in topics:
         for g in topic.gaps:
-            row = [topic.label, g.id, g.asked_at, g.terminal, g.equipment or "", g.question, g.reason]
+            row = [topic.id, topic.state, topic.owner or "", topic.label, g.id, g.asked_at, g.terminal]
+            row += [g.equipment or "", g.question, g.reason]
             writer.writerow([*row, json.dumps(g.sources)])

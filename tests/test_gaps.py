@@ -14,6 +14,7 @@ from assistant.answering import Answer
 from assistant.gap_migrations import MIGRATIONS
 from assistant.gaps import GapLog
 from assistant.knowledge_map import group_gaps
+from shopfloor.errors import ShopfloorError
 from ui.cli import app
 
 
@@ -173,3 +174,59 @@ def test_threads_sharing_one_log_lose_no_row(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert log.count() == 400 and len(log.open_gaps()) == 400
+
+
+def test_a_gap_log_of_the_previous_release_upgrades_in_place(tmp_path: Path) -> None:
+    """A log written before topics existed (migration m001 only) keeps every row and gains the topic tables."""
+    from assistant import gap_migrations
+
+    path = tmp_path / "gaps.sqlite"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    gap_migrations.m001_questions(old)
+    old.execute("INSERT INTO _migrations VALUES ('m001_questions', '2026-11-01T00:00:00+00:00')")
+    old.execute(
+        "INSERT INTO questions (asked_at, terminal, question, answer, answered, sources, latency_s) VALUES"
+        " ('2026-11-02T08:00:00+00:00', 'T1', 'canteen hours?', 'Not found', 0, '[]', 1.0)"
+    )
+    old.close()
+    log = GapLog(path)
+    assert [g.question for g in log.open_gaps()] == ["canteen hours?"]
+    assert log.query("SELECT COUNT(*) FROM topics")[0][0] == 0
+
+
+def test_a_topic_keeps_its_id_and_is_assigned_closed_and_audited_from_the_cli(embedder) -> None:
+    from shopfloor.settings import load_settings
+
+    log = GapLog(load_settings().gaps_db)
+    for question in ("robot gripper bolt torque?", "What is the torque for the robot gripper bolts?"):
+        log.record(_answer(question), "T1")
+    log.record(_answer("When does the canteen open?"), "T2")
+    runner = CliRunner()
+
+    def topics() -> dict[str, dict]:
+        result = runner.invoke(app, ["gaps", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return {t["id"]: t for t in map(json.loads, result.output.strip().splitlines())}
+
+    first = topics()
+    assert sorted(first) == ["T0001", "T0002"]
+    gripper_id = next(i for i, t in first.items() if t["count"] == 2)
+    log.record(_answer("How tight are the gripper bolts on the robot?"), "T3")
+    assert topics()[gripper_id]["count"] == 3, "a new question joins the topic and it keeps its id"
+    assign = ["gaps", "assign", gripper_id, "--owner", "J. Weber", "--due", "2026-12-15", "--by", "mgr"]
+    assert runner.invoke(app, assign).exit_code == 0
+    assert {"state": "assigned", "owner": "J. Weber", "due": "2026-12-15"}.items() <= topics()[gripper_id].items()
+    assert runner.invoke(app, ["gaps", "close", gripper_id, "--note", "SOP-12 rev D", "--by", "mgr"]).exit_code == 0
+    assert gripper_id not in topics(), "its questions left the open gaps"
+    twice = runner.invoke(app, ["gaps", "close", gripper_id, "--by", "mgr"])
+    assert isinstance(twice.exception, ShopfloorError) and "is closed: it cannot be close" in str(twice.exception)
+    history = runner.invoke(app, ["gaps", "history", gripper_id, "--csv"])
+    rows = [line.split(",") for line in history.output.strip().splitlines()[1:]]
+    assert [(r[2], r[3]) for r in rows] == [("system", "opened"), ("mgr", "assign"), ("mgr", "close")]
+    assert runner.invoke(app, ["gaps", "reopen", gripper_id, "--by", "mgr"]).exit_code == 0
+    assert topics()[gripper_id]["count"] == 3
+    unknown = runner.invoke(app, ["gaps", "assign", "T9999", "--owner", "x"])
+    assert "no such topic" in str(unknown.exception)
+    bad_due = runner.invoke(app, ["gaps", "assign", gripper_id, "--owner", "x", "--due", "soon"])
+    assert "due 'soon': not a date" in str(bad_due.exception)

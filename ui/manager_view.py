@@ -32,14 +32,14 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
         figures = gr.Markdown()
         trend = gr.BarPlot(x="day", y="questions", color="status", label="Questions per day", height=260)
         topics_table = gr.Dataframe(
-            headers=["topic", "count", "equipment", "examples", "first seen", "last seen"],
-            column_widths=["28%", "7%", "11%", "30%", "12%", "12%"],
+            headers=["id", "state", "owner", "topic", "count", "equipment", "examples", "first seen", "last seen"],
+            column_widths=["6%", "8%", "8%", "22%", "5%", "9%", "22%", "10%", "10%"],
             interactive=False,
             wrap=True,
         )
         with gr.Row():
             topic_pick = gr.Dropdown([], label="Topic", scale=3)
-            resolve = gr.Button("Mark topic resolved", scale=1)
+            resolve = gr.Button("Close topic (documented)", scale=1)
         questions_table = gr.Dataframe(
             headers=["asked", "terminal", "question", "why not answered", "passages retrieved"],
             interactive=False,
@@ -61,31 +61,31 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
                 f"**{f.thumbs_down_pct:.0f}%** thumbs down · median answer **{f.median_latency_s:.1f} s** · "
                 f"**{f.open_gaps}** open gaps in **{len(topics)}** topics"
             )
-            rows = [
-                [t.label, t.count, ", ".join(t.equipment), " | ".join(t.examples), t.first_seen, t.last_seen]
-                for t in topics
-            ]
+            rows = [_topic_row(t) for t in topics]
             return (
                 summary,
                 _trend(report.daily),
                 rows,
-                gr.update(choices=[t.label for t in topics], value=None),
+                gr.update(choices=[(f"{t.id} · {t.label}", t.id) for t in topics], value=None),
                 topics,
                 _docs(shopfloor),
                 _csv(topics, Path(export_dir.name) / "knowledge-gaps.csv"),
             )
 
-        def drill(label: str | None, topics: list[Topic]):
-            topic = next((t for t in topics if t.label == label), None)
+        def drill(topic_id: str | None, topics: list[Topic]):
+            topic = next((t for t in topics if t.id == topic_id), None)
             if topic is None:
                 return []
             return [[g.asked_at, g.terminal, g.question, g.reason, _passages(g)] for g in topic.gaps]
 
-        def mark_resolved(label: str | None, topics: list[Topic]):
-            topic = next((t for t in topics if t.label == label), None)
+        def mark_resolved(topic_id: str | None, topics: list[Topic], request: gr.Request):
+            topic = next((t for t in topics if t.id == topic_id), None)
             if topic is not None:
-                shopfloor.resolve([g.id for g in topic.gaps])
-                gr.Info(f"Marked {topic.count} questions resolved")
+                try:
+                    shopfloor.close_topic(topic.id, who=request.username or "manager")
+                except ShopfloorError as exc:
+                    raise gr.Error(str(exc)) from None
+                gr.Info(f"Closed topic {topic.id} ({topic.count} questions)")
 
         def run_recheck():
             result = shopfloor.recheck_gaps()
@@ -103,6 +103,11 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
             load, [since], outputs, api_visibility="private"
         )
     return view
+
+
+def _topic_row(t: Topic) -> list[Any]:
+    work = [t.id, t.state, t.owner or ""]
+    return [*work, t.label, t.count, ", ".join(t.equipment), " | ".join(t.examples), t.first_seen, t.last_seen]
 
 
 def _trend(daily: list[tuple[str, int, int]]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from assistant.gaps import Figures, GapLog
     from assistant.knowledge_map import Topic
     from assistant.retrieval import Filters
+    from assistant.topics import TopicBook, TopicEvent
     from indexes.embedding import Embedder
     from indexes.manifest import DocumentRecord
     from ingest.pipeline import IngestReport, Progress
@@ -64,14 +65,14 @@ class FilterChoices:
     documents: list[str]  # document ids
 
 
-def parse_since(since: str | None) -> str | None:
-    """A `since` date as the gap log compares it (YYYY-MM-DD), or a clear error."""
+def parse_since(since: str | None, what: str = "since") -> str | None:
+    """A date as the gap log compares it (YYYY-MM-DD), or a clear error."""
     if since is None or not since.strip():
         return None
     try:
         return dt.date.fromisoformat(since.strip()).isoformat()
     except ValueError:
-        raise ShopfloorError(f"since {since!r}: not a date (YYYY-MM-DD)") from None
+        raise ShopfloorError(f"{what} {since!r}: not a date (YYYY-MM-DD)") from None
 
 
 class Shopfloor:
@@ -169,6 +170,7 @@ class Shopfloor:
         since = parse_since(since)
         gap_log = self.gap_log
         topics = group_gaps(gap_log.open_gaps(since), self.embedder)
+        self.topic_book.sync(topics)  # each topic keeps its id, state and owner as questions join it
         return GapReport(topics, gap_log.figures(since), gap_log.daily_counts(since))
 
     def recheck_gaps(self, since: str | None = None) -> Recheck:
@@ -178,8 +180,28 @@ class Shopfloor:
         self.gap_log.resolve(answered)
         return Recheck(len(open_gaps), answered)
 
-    def resolve(self, question_ids: list[int]) -> None:
-        self.gap_log.resolve(question_ids)
+    @property
+    def topic_book(self) -> TopicBook:
+        from assistant.topics import TopicBook
+
+        return TopicBook(self.gap_log)
+
+    def assign_topic(
+        self, topic_id: str, owner: str, who: str, due: str | None = None, note: str | None = None
+    ) -> None:
+        self.topic_book.assign(topic_id, owner, who, due=parse_since(due, "due"), note=note)
+
+    def close_topic(self, topic_id: str, who: str, note: str | None = None) -> None:
+        self.topic_book.close(topic_id, who, note)
+
+    def wont_document(self, topic_id: str, who: str, reason: str) -> None:
+        self.topic_book.wont_document(topic_id, who, reason)
+
+    def reopen_topic(self, topic_id: str, who: str, note: str | None = None) -> None:
+        self.topic_book.reopen(topic_id, who, note)
+
+    def topic_history(self, topic_id: str | None = None) -> list[TopicEvent]:
+        return self.topic_book.history(topic_id)
 
     # The engineer's documents.
 

@@ -1,9 +1,13 @@
-"""`shopfloor gaps`: the knowledge map on the command line, for people who script."""
+"""`shopfloor gaps`: the knowledge map on the command line, for people who script: the topics, and
+their lifecycle (assign, close, won't document, reopen) with its audit trail (history)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,8 +21,21 @@ if TYPE_CHECKING:
     from assistant.knowledge_map import Topic
 
 
-@app.command()
+gaps_app = typer.Typer(help="The knowledge map: open gaps by topic, and the work on each topic.")
+app.add_typer(gaps_app, name="gaps")
+ByOption = Annotated[str, typer.Option("--by", help="Who makes the change (the audit trail names them).")]
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@gaps_app.callback(invoke_without_command=True)
 def gaps(
+    ctx: typer.Context,
     index: IndexOption = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only questions asked on/after this date (YYYY-MM-DD).")
@@ -29,13 +46,17 @@ def gaps(
     ] = False,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="With --recheck: judge by retrieval alone.")] = False,
 ) -> None:
-    """The knowledge map: unanswered questions grouped into topics, to decide which manuals to write.
+    """The knowledge map: unanswered questions grouped into topics (each with a stable id, a state and
+    an owner), to decide which manuals to write.
 
     Examples:
       shopfloor gaps --since 2026-11-01
       shopfloor gaps --format csv > gaps.csv
       shopfloor gaps --recheck
+      shopfloor gaps assign T0003 --owner "J. Weber" --due 2026-12-15
     """
+    if ctx.invoked_subcommand is not None:
+        return
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
     shopfloor = Shopfloor(load_settings(index_dir=index), use_llm=not no_llm)
@@ -59,7 +80,15 @@ def gaps(
 def _print_topics(topics: list[Topic], fmt: str) -> None:
     if fmt == "json":
         for t in topics:
-            record = {"topic": t.label, "count": t.count, "examples": t.examples, "first_seen": t.first_seen}
+            record: dict[str, object] = {
+                "id": t.id,
+                "state": t.state,
+                "owner": t.owner,
+                "due": t.due,
+                "topic": t.label,
+                "count": t.count,
+            }
+            record |= {"examples": t.examples, "first_seen": t.first_seen}
             record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
             typer.echo(json.dumps(record))
     elif fmt == "csv":
@@ -68,9 +97,120 @@ def _print_topics(topics: list[Topic], fmt: str) -> None:
         write_csv(topics, sys.stdout)
     else:
         table = Table(title="Knowledge gaps by topic")
-        for column in ("topic", "count", "examples", "first seen", "last seen", "equipment"):
+        for column in ("id", "state", "owner", "topic", "count", "examples", "first seen", "last seen", "equipment"):
             table.add_column(column)
         for t in topics:
             examples = "\n".join(t.examples)
-            table.add_row(t.label, str(t.count), examples, t.first_seen, t.last_seen, ", ".join(t.equipment))
+            work = (t.id, t.state, t.owner or "")
+            table.add_row(*work, t.label, str(t.count), examples, t.first_seen, t.last_seen, ", ".join(t.equipment))
         out.print(table)
+
+
+TopicArgument = Annotated[str, typer.Argument(help="Topic id, as `shopfloor gaps` lists it (T0003).")]
+
+
+def _change(index: Path | None, change: Callable[[Shopfloor], None], done: str) -> None:
+    shopfloor = Shopfloor(load_settings(index_dir=index), use_llm=False)
+    try:
+        change(shopfloor)
+    finally:
+        shopfloor.close()
+    out.print(done, markup=False, highlight=False)
+
+
+@gaps_app.command("assign")
+def assign(
+    topic: TopicArgument,
+    owner: Annotated[str, typer.Option("--owner", help="Who writes or fixes the documentation.")],
+    due: Annotated[str | None, typer.Option("--due", help="Due date, YYYY-MM-DD.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="What is to be done.")] = None,
+    by: ByOption = "",
+    index: IndexOption = None,
+) -> None:
+    """Give a topic to a person, with a due date and a note.
+
+    Example:
+      shopfloor gaps assign T0003 --owner "J. Weber" --due 2026-12-15 --note "add the PR-9 payload table"
+    """
+    who = by or _who()
+    _change(index, lambda s: s.assign_topic(topic, owner, who, due=due, note=note), f"{topic} assigned to {owner}")
+
+
+@gaps_app.command("close")
+def close(
+    topic: TopicArgument,
+    note: Annotated[str | None, typer.Option("--note", help="What documents it now.")] = None,
+    by: ByOption = "",
+    index: IndexOption = None,
+) -> None:
+    """Confirm a topic closed: the documentation now covers it (its questions leave the open gaps).
+
+    Example:
+      shopfloor gaps close T0003 --note "SOP-12 rev D, section 4"
+    """
+    who = by or _who()
+    _change(index, lambda s: s.close_topic(topic, who, note), f"{topic} closed")
+
+
+@gaps_app.command("wont-document")
+def wont_document(
+    topic: TopicArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why it will not be documented.")],
+    by: ByOption = "",
+    index: IndexOption = None,
+) -> None:
+    """Decide a topic will not be documented, and say why.
+
+    Example:
+      shopfloor gaps wont-document T0007 --reason "canteen hours are not for the assistant"
+    """
+    who = by or _who()
+    _change(index, lambda s: s.wont_document(topic, who, reason), f"{topic} will not be documented")
+
+
+@gaps_app.command("reopen")
+def reopen(
+    topic: TopicArgument,
+    note: Annotated[str | None, typer.Option("--note", help="Why it is open again.")] = None,
+    by: ByOption = "",
+    index: IndexOption = None,
+) -> None:
+    """Open a closed topic again (its questions return to the open gaps).
+
+    Example:
+      shopfloor gaps reopen T0003 --note "operators still ask after rev D"
+    """
+    who = by or _who()
+    _change(index, lambda s: s.reopen_topic(topic, who, note), f"{topic} reopened")
+
+
+@gaps_app.command("history")
+def history(
+    topic: Annotated[str | None, typer.Argument(help="Topic id; all topics when left out.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV for export instead of a table.")] = False,
+    index: IndexOption = None,
+) -> None:
+    """The audit trail: every change of a topic, who made it and when.
+
+    Examples:
+      shopfloor gaps history T0003
+      shopfloor gaps history --csv > topic-audit.csv
+    """
+    shopfloor = Shopfloor(load_settings(index_dir=index), use_llm=False)
+    try:
+        events = shopfloor.topic_history(topic)
+    finally:
+        shopfloor.close()
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["topic", "at", "who", "action", "detail"])
+        writer.writerows([e.topic_id, e.at, e.who, e.action, e.detail] for e in events)
+        return
+    table = Table(title=f"History of {topic}" if topic else "History of all topics")
+    for column in ("topic", "at", "who", "action", "detail"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(e.topic_id, e.at, e.who, e.action, e.detail)
+    out.print(table)

@@ -1,0 +1,159 @@
+"""The knowledge map's topics as work a person owns: a stable id, a state, an owner and due date,
+and an audit trail of every change (who, when, what).
+
+A topic keeps its id as new questions join it: a question, once in a topic, stays there, and a new
+question joins the topic most of its group (see knowledge_map.group_gaps) already belongs to. Closing
+a topic, or deciding it will not be documented, takes its questions off the open gaps; reopening puts
+them back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from assistant.gaps import GapLog
+from assistant.knowledge_map import Topic
+from shopfloor.errors import ShopfloorError
+
+STATES = ("open", "assigned", "documented", "answered_now", "closed", "wont_document")
+_WORKING = frozenset({"open", "assigned", "documented", "answered_now"})
+_DONE = frozenset({"closed", "wont_document"})
+# action: (the states it may be taken from, the state it leads to)
+_MOVES = {
+    "assign": (_WORKING, "assigned"),
+    "close": (_WORKING, "closed"),
+    "wont_document": (_WORKING, "wont_document"),
+    "reopen": (_DONE, "open"),
+}
+
+
+@dataclass
+class TopicEvent:
+    """One change of a topic, as the audit trail shows it."""
+
+    topic_id: str
+    at: str
+    who: str
+    action: str
+    detail: str
+
+
+@dataclass
+class TopicState:
+    """Where a topic stands."""
+
+    id: str
+    label: str
+    state: str
+    owner: str | None
+    due: str | None
+    note: str | None
+
+
+class TopicBook:
+    """The topics' ids, states and history, kept in the gap log's database."""
+
+    def __init__(self, gap_log: GapLog) -> None:
+        self._log = gap_log
+
+    def sync(self, topics: list[Topic], who: str = "system") -> None:
+        """Give each grouped topic its stable id and state (a new group opens a new topic)."""
+        for topic in topics:
+            ids = [g.id for g in topic.gaps]
+            marks = ",".join("?" * len(ids))
+            with self._log.transaction() as db:
+                known = db.execute(
+                    f"SELECT question_id, topic_id FROM topic_questions WHERE question_id IN ({marks})", ids
+                ).fetchall()
+                owners = Counter(row["topic_id"] for row in known)
+                if owners:
+                    topic_id = min(owners, key=lambda t: (-owners[t], t))  # most members, then the oldest
+                else:
+                    topic_id = _next_id(db)
+                    now = _now()
+                    db.execute(
+                        "INSERT INTO topics (id, label, state, created_at, updated_at) VALUES (?, ?, 'open', ?, ?)",
+                        (topic_id, topic.label, now, now),
+                    )
+                    _event(db, topic_id, who, "opened", topic.label)
+                placed = {row["question_id"] for row in known}
+                db.executemany(
+                    "INSERT INTO topic_questions (question_id, topic_id) VALUES (?, ?)",
+                    [(i, topic_id) for i in ids if i not in placed],
+                )
+                row = db.execute("SELECT * FROM topics WHERE id = ?", (topic_id,)).fetchone()
+            topic.id, topic.state, topic.owner, topic.due = topic_id, row["state"], row["owner"], row["due"]
+
+    def get(self, topic_id: str) -> TopicState:
+        rows = self._log.query("SELECT * FROM topics WHERE id = ?", (topic_id,))
+        if not rows:
+            raise ShopfloorError(f"topic {topic_id!r}: no such topic (see `shopfloor gaps`)")
+        row = rows[0]
+        return TopicState(row["id"], row["label"], row["state"], row["owner"], row["due"], row["note"])
+
+    def assign(self, topic_id: str, owner: str, who: str, due: str | None = None, note: str | None = None) -> None:
+        if not owner.strip():
+            raise ShopfloorError(f"topic {topic_id}: an owner is needed to assign it")
+        detail = f"to {owner}" + (f", due {due}" if due else "") + (f": {note}" if note else "")
+        self._move(topic_id, "assign", who, detail, owner=owner.strip(), due=due, note=note)
+
+    def close(self, topic_id: str, who: str, note: str | None = None) -> None:
+        """Confirmed closed by the manager: the documentation now covers it."""
+        self._move(topic_id, "close", who, note or "", note=note)
+
+    def wont_document(self, topic_id: str, who: str, reason: str) -> None:
+        if not reason.strip():
+            raise ShopfloorError(f"topic {topic_id}: say why it will not be documented")
+        self._move(topic_id, "wont_document", who, reason, note=reason)
+
+    def reopen(self, topic_id: str, who: str, note: str | None = None) -> None:
+        self._move(topic_id, "reopen", who, note or "", note=note)
+
+    def history(self, topic_id: str | None = None) -> list[TopicEvent]:
+        """The audit trail, oldest first: of one topic, or of all."""
+        if topic_id is not None:
+            self.get(topic_id)  # an unknown id is an error, not an empty history
+        rows = self._log.query(
+            "SELECT * FROM topic_events WHERE ? IS NULL OR topic_id = ? ORDER BY id", (topic_id, topic_id)
+        )
+        return [TopicEvent(r["topic_id"], r["at"], r["who"], r["action"], r["detail"] or "") for r in rows]
+
+    def _move(self, topic_id: str, action: str, who: str, detail: str, **fields: str | None) -> None:
+        allowed_from, target = _MOVES[action]
+        current = self.get(topic_id)
+        if current.state not in allowed_from:
+            raise ShopfloorError(f"topic {topic_id} is {current.state}: it cannot be {action.replace('_', ' ')}")
+        now = _now()
+        changes = {k: v for k, v in fields.items() if v is not None}
+        with self._log.transaction() as db:
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            db.execute(
+                f"UPDATE topics SET state = ?, updated_at = ?{', ' + sets if sets else ''} WHERE id = ?",
+                (target, now, *changes.values(), topic_id),
+            )
+            if target in _DONE or action == "reopen":  # its questions leave the open gaps, or come back
+                db.execute(
+                    "UPDATE questions SET resolved_at = ? WHERE id IN (SELECT question_id FROM topic_questions"
+                    " WHERE topic_id = ?)",
+                    (now if target in _DONE else None, topic_id),
+                )
+            _event(db, topic_id, who, action, detail)
+
+
+def _next_id(db: sqlite3.Connection) -> str:
+    count = db.execute("SELECT COUNT(*) FROM topics").fetchone()[0]
+    return f"T{count + 1:04d}"
+
+
+def _event(db: sqlite3.Connection, topic_id: str, who: str, action: str, detail: str) -> None:
+    db.execute(
+        "INSERT INTO topic_events (topic_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+        (topic_id, _now(), who, action, detail),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
