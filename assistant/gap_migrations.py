@@ -73,6 +73,14 @@ def m002_topics(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX topic_events_topic ON topic_events (topic_id, at)")
 
 
+@migration
+def m003_topic_proposals(db: sqlite3.Connection) -> None:
+    """A re-check never closes a topic: it proposes the new answer, and the state to return to if the
+    manager rejects it."""
+    db.execute("ALTER TABLE topics ADD COLUMN proposal TEXT")
+    db.execute("ALTER TABLE topics ADD COLUMN state_before TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

@@ -27,6 +27,7 @@ class Topic:
     state: str = "open"
     owner: str | None = None
     due: str | None = None
+    proposal: str | None = None  # the answer a re-check found, waiting for the manager
 
     @property
     def count(self) -> int:

@@ -27,6 +27,9 @@ _MOVES = {
     "close": (_WORKING, "closed"),
     "wont_document": (_WORKING, "wont_document"),
     "reopen": (_DONE, "open"),
+    "propose": (frozenset({"open", "assigned", "documented"}), "answered_now"),
+    "confirm": (frozenset({"answered_now"}), "closed"),
+    "reject": (frozenset({"answered_now"}), "open"),  # or the state it had before (see reject)
 }
 
 
@@ -51,6 +54,7 @@ class TopicState:
     owner: str | None
     due: str | None
     note: str | None
+    proposal: str | None = None  # the answer a re-check found, waiting for the manager
 
 
 class TopicBook:
@@ -86,13 +90,14 @@ class TopicBook:
                 )
                 row = db.execute("SELECT * FROM topics WHERE id = ?", (topic_id,)).fetchone()
             topic.id, topic.state, topic.owner, topic.due = topic_id, row["state"], row["owner"], row["due"]
+            topic.proposal = row["proposal"]
 
     def get(self, topic_id: str) -> TopicState:
         rows = self._log.query("SELECT * FROM topics WHERE id = ?", (topic_id,))
         if not rows:
             raise ShopfloorError(f"topic {topic_id!r}: no such topic (see `shopfloor gaps`)")
         row = rows[0]
-        return TopicState(row["id"], row["label"], row["state"], row["owner"], row["due"], row["note"])
+        return TopicState(row["id"], row["label"], row["state"], row["owner"], row["due"], row["note"], row["proposal"])
 
     def assign(self, topic_id: str, owner: str, who: str, due: str | None = None, note: str | None = None) -> None:
         if not owner.strip():
@@ -112,6 +117,23 @@ class TopicBook:
     def reopen(self, topic_id: str, who: str, note: str | None = None) -> None:
         self._move(topic_id, "reopen", who, note or "", note=note)
 
+    def propose(self, topic_id: str, proposal: str, who: str = "re-check") -> None:
+        """The index now answers the topic: it waits, with the answer, for the manager to confirm."""
+        before = self.get(topic_id).state
+        self._move(topic_id, "propose", who, proposal, proposal=proposal, state_before=before)
+
+    def confirm(self, topic_id: str, who: str) -> None:
+        """The manager accepts the proposed answer: the topic is closed."""
+        self._move(topic_id, "confirm", who, self.get(topic_id).proposal or "")
+
+    def reject(self, topic_id: str, who: str, note: str | None = None) -> None:
+        """The manager rejects the proposed answer: the topic goes back to where it was."""
+        current = self.get(topic_id)
+        if current.state != "answered_now":
+            raise ShopfloorError(f"topic {topic_id} is {current.state}: it has no answer to reject")
+        back = self._log.query("SELECT state_before FROM topics WHERE id = ?", (topic_id,))[0][0] or "open"
+        self._move(topic_id, "reject", who, note or "", target=back)
+
     def history(self, topic_id: str | None = None) -> list[TopicEvent]:
         """The audit trail, oldest first: of one topic, or of all."""
         if topic_id is not None:
@@ -121,13 +143,18 @@ class TopicBook:
         )
         return [TopicEvent(r["topic_id"], r["at"], r["who"], r["action"], r["detail"] or "") for r in rows]
 
-    def _move(self, topic_id: str, action: str, who: str, detail: str, **fields: str | None) -> None:
-        allowed_from, target = _MOVES[action]
+    def _move(
+        self, topic_id: str, action: str, who: str, detail: str, target: str | None = None, **fields: str | None
+    ) -> None:
+        allowed_from, usual = _MOVES[action]
+        target = target or usual
         current = self.get(topic_id)
         if current.state not in allowed_from:
             raise ShopfloorError(f"topic {topic_id} is {current.state}: it cannot be {action.replace('_', ' ')}")
         now = _now()
-        changes = {k: v for k, v in fields.items() if v is not None}
+        changes: dict[str, str | None] = {k: v for k, v in fields.items() if v is not None}
+        if action in ("confirm", "reject"):
+            changes["proposal"] = None  # answered: the proposal is in the audit trail
         with self._log.transaction() as db:
             sets = ", ".join(f"{k} = ?" for k in changes)
             db.execute(

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering import NOT_FOUND, Assistant, Turn, prompt_prefix
+from assistant.answering import NOT_FOUND, Answer, Assistant, Turn, prompt_prefix
 from assistant.bundled_model import BUNDLED_MODELS, BundledModel, bundled_model_path
 from assistant.gaps import GapLog
 from assistant.llm import FirstStep, Message
 from assistant.service import open_assistant
 from shopfloor.errors import ShopfloorError
+from shopfloor.settings import load_settings
 from tests.conftest import copy_samples
 
 pytestmark = pytest.mark.slow
@@ -183,3 +184,29 @@ def test_an_openai_compatible_server_can_answer_instead(llm_settings, embedder) 
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_an_ingest_asks_the_open_topics_again_with_the_llm(llm_settings, tmp_path: Path) -> None:
+    """After `shopfloor ingest`, a topic the new document answers waits for the manager's confirm."""
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    home = tmp_path / "home"  # this test's own index and gap log, the session's assembled model
+    bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache)
+    (home / "models").mkdir(parents=True)
+    for file in llm_settings.model_cache.iterdir():
+        (home / "models" / file.name).symlink_to(file)
+    settings = load_settings(home=home)
+    log = GapLog(settings.gaps_db)
+    log.record(Answer("What is the payload of the palletizing robot PR-9?", False, "Not found", reason="none"), "T1")
+    log.close()
+    robot = tmp_path / "PR-9_Palletizing_Robot.md"
+    robot.write_text(
+        "# Palletizing robot PR-9\n## Technical data\nThe PR-9 palletizing robot has a payload of 180 kg.\n"
+    )
+    result = CliRunner().invoke(app, ["ingest", str(robot)], env={"SHOPFLOOR_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert "rechecked 1 open topics: 1 answered now: T0001" in result.output
+    [topic] = [t for t in GapLog(settings.gaps_db).query("SELECT state, proposal FROM topics")]
+    assert topic["state"] == "answered_now" and "180 kg" in topic["proposal"]

@@ -40,6 +40,8 @@ def _commands() -> list[list[str]]:
         ["gaps", "wont-document"],
         ["gaps", "reopen"],
         ["gaps", "history"],
+        ["gaps", "confirm"],
+        ["gaps", "reject"],
         ["eval"],
         ["bench"],
         ["bench", "ingest"],

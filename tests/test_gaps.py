@@ -131,7 +131,10 @@ def test_gaps_command_exports_csv_and_json(tmp_path: Path, monkeypatch) -> None:
     assert topic["count"] == 1 and topic["equipment"] == ["HP-200"]
 
 
-def test_recheck_marks_the_gaps_a_new_document_answers(ingest, settings, tmp_path: Path) -> None:
+def test_a_recheck_proposes_what_a_new_document_answers_and_the_manager_confirms(
+    ingest, settings, tmp_path: Path
+) -> None:
+    """A re-check never closes a gap by itself: the topic waits, with the new answer, for the manager."""
     from tests.conftest import SAMPLE_DOCS
 
     ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
@@ -142,7 +145,7 @@ def test_recheck_marks_the_gaps_a_new_document_answers(ingest, settings, tmp_pat
     runner = CliRunner()
     before = runner.invoke(app, ["gaps", "--recheck", "--no-llm"])
     assert before.exit_code == 0, before.output
-    assert "2 open gaps" in before.output
+    assert "2 open gaps" in before.output and "0 answered now" in before.output
     robot = tmp_path / "PR-9_Palletizing_Robot.md"
     robot.write_text(
         "# Palletizing robot PR-9\n## Technical data\nThe PR-9 palletizing robot has a payload of 180 kg.\n"
@@ -150,7 +153,44 @@ def test_recheck_marks_the_gaps_a_new_document_answers(ingest, settings, tmp_pat
     ingest(robot)
     after = runner.invoke(app, ["gaps", "--recheck", "--no-llm"])
     assert after.exit_code == 0, after.output
-    assert "1 open gaps" in after.output and "canteen" in after.output and "PR-9" not in after.output
+    assert "1 answered now" in after.output and "2 open gaps" in after.output, "nothing closed silently"
+    topics = {
+        t["topic"]: t for t in map(json.loads, runner.invoke(app, ["gaps", "--format", "json"]).output.split("\n")[:-1])
+    }
+    robot_topic = topics["What is the payload of the palletizing robot PR-9?"]
+    assert robot_topic["state"] == "answered_now"
+    assert "180 kg" in robot_topic["proposal"] and "PR-9_Palletizing_Robot.md" in robot_topic["proposal"]
+    assert runner.invoke(app, ["gaps", "confirm", robot_topic["id"], "--by", "mgr"]).exit_code == 0
+    final = runner.invoke(app, ["gaps"])
+    assert "1 open gaps" in final.output and "canteen" in final.output and "PR-9" not in final.output
+    trail = runner.invoke(app, ["gaps", "history", robot_topic["id"], "--csv"]).output
+    assert ",re-check,propose," in trail and ",mgr,confirm," in trail
+
+
+def test_a_rejected_answer_sends_the_topic_back_to_where_it_was(settings) -> None:
+    from assistant.topics import TopicBook
+
+    log = GapLog(settings.gaps_db)
+    log.record(_answer("spare fuse for the press?"), "T1")
+    book = TopicBook(log)
+    topics = group_gaps(log.open_gaps(), _NoEmbedder())
+    book.sync(topics)
+    [topic] = topics
+    book.assign(topic.id, "J. Weber", "mgr")
+    book.propose(topic.id, "The fuse is in the drawer [1].")
+    book.reject(topic.id, "mgr", "wrong drawer")
+    state = book.get(topic.id)
+    assert (state.state, state.owner, state.proposal) == ("assigned", "J. Weber", None)
+    assert [g.question for g in log.open_gaps()] == ["spare fuse for the press?"]
+
+
+class _NoEmbedder:
+    """One question needs no model to be its own topic."""
+
+    def embed_texts(self, texts: list[str]):
+        import numpy as np
+
+        return np.ones((len(texts), 3), dtype=np.float32) / np.sqrt(3)
 
 
 def test_threads_sharing_one_log_lose_no_row(tmp_path: Path) -> None:

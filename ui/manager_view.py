@@ -14,6 +14,7 @@ import pandas as pd
 from assistant.gaps import Gap
 from assistant.knowledge_map import Topic, write_csv
 from shopfloor.errors import ShopfloorError
+from ui.operator_view import as_text
 from ui.usecases import Shopfloor
 
 
@@ -40,6 +41,9 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
         with gr.Row():
             topic_pick = gr.Dropdown([], label="Topic", scale=3)
             resolve = gr.Button("Close topic (documented)", scale=1)
+            confirm_button = gr.Button("Confirm the new answer", scale=1)
+            reject_button = gr.Button("Reject it", scale=1)
+        proposal = gr.Markdown()
         questions_table = gr.Dataframe(
             headers=["asked", "terminal", "question", "why not answered", "passages retrieved"],
             interactive=False,
@@ -75,8 +79,29 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
         def drill(topic_id: str | None, topics: list[Topic]):
             topic = next((t for t in topics if t.id == topic_id), None)
             if topic is None:
-                return []
-            return [[g.asked_at, g.terminal, g.question, g.reason, _passages(g)] for g in topic.gaps]
+                return [], ""
+            rows = [[g.asked_at, g.terminal, g.question, g.reason, _passages(g)] for g in topic.gaps]
+            found = f"**Answered now, waiting for you:** {as_text(topic.proposal)}" if topic.proposal else ""
+            return rows, found
+
+        def decide(topic_id: str | None, accept: bool, request: gr.Request) -> None:
+            if not topic_id:
+                return
+            who = request.username or "manager"
+            try:
+                if accept:
+                    shopfloor.confirm_topic(topic_id, who)
+                else:
+                    shopfloor.reject_topic(topic_id, who)
+            except ShopfloorError as exc:
+                raise gr.Error(str(exc)) from None
+            gr.Info(f"Topic {topic_id}: answer {'confirmed, topic closed' if accept else 'rejected'}")
+
+        def confirm_answer(topic_id: str | None, request: gr.Request) -> None:
+            decide(topic_id, True, request)
+
+        def reject_answer(topic_id: str | None, request: gr.Request) -> None:
+            decide(topic_id, False, request)
 
         def mark_resolved(topic_id: str | None, topics: list[Topic], request: gr.Request):
             topic = next((t for t in topics if t.id == topic_id), None)
@@ -95,7 +120,11 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
         outputs = [figures, trend, topics_table, topic_pick, topics_state, docs_table, export]
         view.load(load, [since], outputs, api_visibility="private")
         refresh.click(load, [since], outputs, api_visibility="private")
-        topic_pick.change(drill, [topic_pick, topics_state], questions_table, api_visibility="private")
+        topic_pick.change(drill, [topic_pick, topics_state], [questions_table, proposal], api_visibility="private")
+        for button, decision in ((confirm_button, confirm_answer), (reject_button, reject_answer)):
+            button.click(decision, [topic_pick], None, api_visibility="private").then(
+                load, [since], outputs, api_visibility="private"
+            )
         resolve.click(mark_resolved, [topic_pick, topics_state], None, api_visibility="private").then(
             load, [since], outputs, api_visibility="private"
         )

@@ -54,14 +54,14 @@ def evidence_markdown(evidence: list[Evidence], limit: int = 3) -> str:
     for line in evidence[:limit]:
         p = line.passage
         where = ", ".join(x for x in (p.file, f"page {line.page}" if line.page is not None else "", p.section) if x)
-        quotes.append(f"> “{_escape(line.text)}”  \n> — *{_escape(where)}*")
+        quotes.append(f"> “{as_text(line.text)}”  \n> — *{as_text(where)}*")
     return "\n>\n".join(quotes)
 
 
 def draft_markdown(evidence: list[Evidence], draft: str) -> str:
     """While the model writes: the evidence first, the growing answer under it."""
     shown = f"**From the manual:**\n\n{evidence_markdown(evidence)}" if evidence else ""
-    return f"{shown}\n\n{_escape(draft)}…" if draft else (shown or "…")
+    return f"{shown}\n\n{as_text(draft)}…" if draft else (shown or "…")
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -72,14 +72,14 @@ def answer_markdown(answer: Answer) -> str:
             return "**Not found in the manuals.**"
         return f"**Not found in the manuals.**\n\nClosest lines:\n\n{evidence_markdown(answer.evidence)}"
     quoted = [e for e in answer.evidence if any(e.text in c.lines for c in answer.citations)]
-    notices = "".join(f'\n\n<div class="safety">⚠ {_escape(w)}</div>' for w in answer.warnings)
-    body = _escape(answer.answer)
+    notices = "".join(f'\n\n<div class="safety">⚠ {as_text(w)}</div>' for w in answer.warnings)
+    body = as_text(answer.answer)
     if answer.mode == "composed" and quoted:
         body += f"\n\n{evidence_markdown(quoted)}"
     return f"{body}{notices}"
 
 
-def _escape(text: str) -> str:
+def as_text(text: str) -> str:
     """Document text reaches the page as text: no element of a manual is ever rendered."""
     return html.escape(text, quote=False).replace("*", "\\*").replace("_", "\\_")
 
@@ -155,12 +155,12 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             citation = next((c for c in (state.citations if state else []) if source_label(c) == label), None)
             if citation is None:
                 return "", gr.update(visible=False, value=None)
-            quoted = "".join(f"> {_escape(line)}\n>\n" for line in citation.lines)
-            passage_text = _escape(citation.text).replace("\n", "  \n")
-            shown = f"**{_escape(source_label(citation))}**\n\n{quoted}\n{passage_text}"
+            quoted = "".join(f"> {as_text(line)}\n>\n" for line in citation.lines)
+            passage_text = as_text(citation.text).replace("\n", "  \n")
+            shown = f"**{as_text(source_label(citation))}**\n\n{quoted}\n{passage_text}"
             picture = shopfloor.page_image(citation.doc_id, citation.page, citation.text) if citation.page else None
             if picture is not None and picture.note:
-                shown += f"\n\n*{_escape(picture.note)}*"
+                shown += f"\n\n*{as_text(picture.note)}*"
             image = picture.image if picture is not None else None
             return shown, gr.update(visible=image is not None, value=image)
 

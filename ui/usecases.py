@@ -51,10 +51,10 @@ class GapReport:
 
 @dataclass
 class Recheck:
-    """Open gaps asked again against the live index."""
+    """Open topics asked again against the live index."""
 
     checked: int
-    answered: list[int]  # gap-log ids the index now answers
+    answered: list[str]  # topic ids the index now answers: waiting for the manager to confirm
 
 
 @dataclass
@@ -174,11 +174,28 @@ class Shopfloor:
         return GapReport(topics, gap_log.figures(since), gap_log.daily_counts(since))
 
     def recheck_gaps(self, since: str | None = None) -> Recheck:
-        """Ask the open gaps again; those the live index now answers are marked resolved."""
-        open_gaps = self.gap_log.open_gaps(parse_since(since))
-        answered = [gap.id for gap in open_gaps if self.assistant.ask(gap.question).answered]
-        self.gap_log.resolve(answered)
-        return Recheck(len(open_gaps), answered)
+        """Ask each open or assigned topic's central question again. A topic the live index now
+        answers moves to "answered now", with the answer and its citation, for the manager to confirm
+        or reject: a re-check never closes a gap by itself."""
+        topics = [t for t in self.gap_report(since).topics if t.state in ("open", "assigned", "documented")]
+        answered = []
+        for topic in topics:
+            answer = self.assistant.ask(topic.label)
+            if answer.answered:
+                cited = "; ".join(f"{c.file} p. {c.page}" if c.page else c.file for c in answer.citations)
+                self.topic_book.propose(topic.id, f"{answer.answer} ({cited})" if cited else answer.answer)
+                answered.append(topic.id)
+        return Recheck(len(topics), answered)
+
+    def has_open_topics(self) -> bool:
+        """Whether anything is left for a re-check to ask (cheap: no model is loaded)."""
+        return bool(self.gap_log.open_gaps())
+
+    def confirm_topic(self, topic_id: str, who: str) -> None:
+        self.topic_book.confirm(topic_id, who)
+
+    def reject_topic(self, topic_id: str, who: str, note: str | None = None) -> None:
+        self.topic_book.reject(topic_id, who, note)
 
     @property
     def topic_book(self) -> TopicBook:

@@ -60,6 +60,9 @@ def ingest(
         list[str] | None,
         typer.Option("--replaces", help="Document id this ingest supersedes (a renamed revision); repeatable."),
     ] = None,
+    no_recheck: Annotated[
+        bool, typer.Option("--no-recheck", help="Do not ask the open knowledge-gap topics again afterwards.")
+    ] = False,
     ocr: Annotated[
         str | None,
         typer.Option(
@@ -73,7 +76,9 @@ def ingest(
 
     Unchanged files are skipped without embedding; a changed file replaces all of its old chunks.
     Scanned pages and tables drawn as outlines are OCR'd (tesseract); tick marks in a schedule grid
-    are mapped to their row and column. Exits 1 if any file was skipped.
+    are mapped to their row and column. Afterwards the open knowledge-gap topics are asked again:
+    those the new documents answer wait in `shopfloor gaps` for the manager to confirm. Exits 1 if
+    any file was skipped.
 
     Examples:
       shopfloor ingest sample_docs/
@@ -83,8 +88,9 @@ def ingest(
     settings = load_settings(index_dir=index, ocr=ocr)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} docs")]
     columns += [TextColumn("{task.fields[rates]}"), TimeElapsedColumn()]
+    shopfloor = Shopfloor(settings)
     with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
-        report = Shopfloor(settings).ingest(
+        report = shopfloor.ingest(
             paths, tags=parse_tags(tag or []), replaces=replaces or [], progress=_BarProgress(bar)
         )
     for notice in report.notices:
@@ -107,6 +113,12 @@ def ingest(
     counts = [str(report.count(s)) for s in ("ingested", "unchanged", "replaced", "removed", "skipped")]
     table.add_row(*counts, str(report.pages), str(report.ocr_pages), str(report.chunks), f"{report.seconds:.1f}")
     out.print(table)
+    changed = sum(report.count(s) for s in ("ingested", "replaced", "removed"))
+    if changed and not no_recheck and shopfloor.has_open_topics():
+        result = shopfloor.recheck_gaps()
+        waiting = f": {', '.join(result.answered)}; confirm in `shopfloor gaps`" if result.answered else ""
+        err.print(f"rechecked {result.checked} open topics: {len(result.answered)} answered now{waiting}")
+    shopfloor.close()
     if report.skipped:
         raise typer.Exit(1)
 

@@ -42,7 +42,8 @@ def gaps(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv (one row per question) or json.")] = "table",
     recheck: Annotated[
-        bool, typer.Option("--recheck", help="Ask the open gaps again; mark those the index now answers.")
+        bool,
+        typer.Option("--recheck", help="Ask the open topics again; those the index now answers wait for confirm."),
     ] = False,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="With --recheck: judge by retrieval alone.")] = False,
 ) -> None:
@@ -63,7 +64,8 @@ def gaps(
     try:
         if recheck:
             result = shopfloor.recheck_gaps(since)
-            err.print(f"rechecked {result.checked} open gaps: {len(result.answered)} now answered by the index")
+            waiting = f": {', '.join(result.answered)} (confirm or reject them)" if result.answered else ""
+            err.print(f"rechecked {result.checked} open topics: {len(result.answered)} answered now{waiting}")
         report = shopfloor.gap_report(since)
     finally:
         shopfloor.close()
@@ -88,7 +90,7 @@ def _print_topics(topics: list[Topic], fmt: str) -> None:
                 "topic": t.label,
                 "count": t.count,
             }
-            record |= {"examples": t.examples, "first_seen": t.first_seen}
+            record |= {"proposal": t.proposal, "examples": t.examples, "first_seen": t.first_seen}
             record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
             typer.echo(json.dumps(record))
     elif fmt == "csv":
@@ -214,3 +216,30 @@ def history(
     for e in events:
         table.add_row(e.topic_id, e.at, e.who, e.action, e.detail)
     out.print(table)
+
+
+@gaps_app.command("confirm")
+def confirm(topic: TopicArgument, by: ByOption = "", index: IndexOption = None) -> None:
+    """Accept the answer a re-check found for a topic: the topic is closed.
+
+    Example:
+      shopfloor gaps confirm T0003
+    """
+    who = by or _who()
+    _change(index, lambda s: s.confirm_topic(topic, who), f"{topic} confirmed and closed")
+
+
+@gaps_app.command("reject")
+def reject(
+    topic: TopicArgument,
+    note: Annotated[str | None, typer.Option("--note", help="What is wrong with the answer.")] = None,
+    by: ByOption = "",
+    index: IndexOption = None,
+) -> None:
+    """Reject the answer a re-check found: the topic goes back to where it was.
+
+    Example:
+      shopfloor gaps reject T0003 --note "cites the old revision"
+    """
+    who = by or _who()
+    _change(index, lambda s: s.reject_topic(topic, who, note), f"{topic}: answer rejected")
