@@ -81,6 +81,13 @@ def m003_topic_proposals(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE topics ADD COLUMN state_before TEXT")
 
 
+@migration
+def m004_cited(db: sqlite3.Connection) -> None:
+    """The documents an answer cited (JSON list of document ids): how often each manual carries the
+    floor, and how often its answers get a thumbs down."""
+    db.execute("ALTER TABLE questions ADD COLUMN cited TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

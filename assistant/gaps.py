@@ -90,10 +90,11 @@ class GapLog:
     def record(self, answer: Answer, terminal: str, equipment: str | None = None) -> int:
         """Log one question and what was answered; returns its id (for feedback)."""
         sources = [{"file": p.file, "page": p.page, "score": round(p.score, 4)} for p in answer.contexts]
+        cited = sorted({c.doc_id for c in answer.citations}) if answer.answered else []
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
-                " equipment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " equipment, cited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     terminal,
@@ -104,6 +105,7 @@ class GapLog:
                     json.dumps(sources),
                     answer.latency_s,
                     equipment,
+                    json.dumps(cited),
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -158,6 +160,19 @@ class GapLog:
             (limit,),
         )
         return [str(row["question"]) for row in rows]
+
+    def citation_counts(self, since: str | None = None) -> dict[str, tuple[int, int]]:
+        """Per document id: (answers citing it, of those marked unhelpful) since a date."""
+        rows = self.query(
+            "SELECT cited, feedback FROM questions WHERE answered = 1 AND cited IS NOT NULL AND asked_at >= ?",
+            (since or "",),
+        )
+        counts: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            for doc_id in json.loads(row["cited"]):
+                cited, down = counts.get(doc_id, (0, 0))
+                counts[doc_id] = (cited + 1, down + (row["feedback"] == "down"))
+        return counts
 
     def count(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM questions")[0][0])

@@ -90,3 +90,27 @@ def test_a_browser_without_a_terminal_id_is_named_by_its_address_and_a_hostile_i
     assert terminal_id(request("terminal=T7")) == "T7"
     assert terminal_id(request("")) == "web:10.1.2.3", "not the CLI's default id"
     assert terminal_id(request("terminal=%3Cscript%3ET7" + "x" * 100)) == "scriptT7" + "x" * 32
+
+
+def test_each_document_says_how_often_it_is_cited_and_never_cited_ones_are_listed(
+    ingest, settings: Settings, embedder
+) -> None:
+    from assistant.answering import Answer, Citation
+
+    ingest(SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md", SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf")
+    shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
+    press = Citation(1, "HP-200_Hydraulic_Press_SOP.pdf", 2, "2", "", "", "HP-200_Hydraulic_Press_SOP.pdf")
+    for helpful in (True, False):
+        answer = Answer("press oil?", True, "ISO VG 46 [1].", citations=[press])
+        shopfloor.feedback(shopfloor.gap_log.record(answer, "T1"), helpful=helpful)
+    shopfloor.gap_log.record(Answer("canteen?", False, "Not found"), "T1")
+    usage = {u.doc_id: u for u in shopfloor.document_usage()}
+    assert (usage["HP-200_Hydraulic_Press_SOP.pdf"].cited, usage["HP-200_Hydraulic_Press_SOP.pdf"].thumbs_down) == (
+        2,
+        1,
+    )
+    assert usage["AC-75_Air_Compressor_Maintenance.md"].cited == 0, "a never-cited document is listed"
+    assert shopfloor.document_usage()[0].doc_id == "AC-75_Air_Compressor_Maintenance.md", "least cited first"
+    assert shopfloor.document_usage("2999-01-01")[1].cited == 0
+    listing = CliRunner().invoke(app, ["docs", "--usage"], env={"COLUMNS": "300"})
+    assert listing.exit_code == 0 and "never" in listing.output

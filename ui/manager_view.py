@@ -49,9 +49,10 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
             interactive=False,
             wrap=True,
         )
-        gr.Markdown("## Index status")
+        gr.Markdown("## Documents: how often answers cite each, never-cited first")
         docs_table = gr.Dataframe(
-            headers=["document", "title", "revision", "pages", "chunks", "tags", "ingested"], interactive=False
+            headers=["document", "title", "revision", "ingested", "cited", "thumbs down", "not searchable"],
+            interactive=False,
         )
 
         def load(since_text: str):
@@ -72,7 +73,7 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
                 rows,
                 gr.update(choices=[(f"{t.id} · {t.label}", t.id) for t in topics], value=None),
                 topics,
-                _docs(shopfloor),
+                _docs(shopfloor, since_text),
                 _csv(topics, Path(export_dir.name) / "knowledge-gaps.csv"),
             )
 
@@ -146,19 +147,13 @@ def _trend(daily: list[tuple[str, int, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["day", "status", "questions"])
 
 
-def _docs(shopfloor: Shopfloor) -> list[list[Any]]:
-    return [
-        [
-            r.doc_id,
-            r.title,
-            r.revision or "",
-            r.pages,
-            r.chunks,
-            " ".join(f"{k}={v}" for k, v in r.tags.items()),
-            r.ingested_at,
-        ]
-        for r in shopfloor.documents()
-    ]
+def _docs(shopfloor: Shopfloor, since: str) -> list[list[Any]]:
+    """Each document with how often answers cited it and the thumbs down those got; never-cited first."""
+    rows = []
+    for u in shopfloor.document_usage(since):
+        unread = ", ".join(map(str, u.unsearchable_pages))
+        rows.append([u.doc_id, u.title, u.revision or "", u.ingested_at, u.cited or "never", u.thumbs_down, unread])
+    return rows
 
 
 def _passages(gap: Gap) -> str:

@@ -58,6 +58,20 @@ class Recheck:
 
 
 @dataclass
+class DocumentUsage:
+    """How a document serves the floor: how often answers cite it, how often those get a thumbs
+    down (a sign of a stale or wrong manual), when it was last revised, what of it is unsearchable."""
+
+    doc_id: str
+    title: str
+    revision: str | None
+    ingested_at: str
+    cited: int
+    thumbs_down: int
+    unsearchable_pages: list[int]
+
+
+@dataclass
 class FilterChoices:
     """What an operator can narrow a question to, from the live index."""
 
@@ -219,6 +233,16 @@ class Shopfloor:
 
     def topic_history(self, topic_id: str | None = None) -> list[TopicEvent]:
         return self.topic_book.history(topic_id)
+
+    def document_usage(self, since: str | None = None) -> list[DocumentUsage]:
+        """Every indexed document, the never-cited ones included (cited 0), least cited first."""
+        counts = self.gap_log.citation_counts(parse_since(since))
+        usage = []
+        for d in self.documents():
+            cited, down = counts.get(d.doc_id, (0, 0))
+            unread = sorted(set(d.pages_without_text) | set(d.ocr_pending))
+            usage.append(DocumentUsage(d.doc_id, d.title, d.revision, d.ingested_at, cited, down, unread))
+        return sorted(usage, key=lambda u: (u.cited, u.doc_id))
 
     # The engineer's documents.
 

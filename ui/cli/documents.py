@@ -127,13 +127,22 @@ def ingest(
 def docs(
     index: IndexOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, one line per document.")] = False,
+    usage: Annotated[
+        bool, typer.Option("--usage", help="How often answers cite each document, and the thumbs down they got.")
+    ] = False,
+    since: Annotated[str | None, typer.Option("--since", help="With --usage: answers on/after YYYY-MM-DD.")] = None,
 ) -> None:
     """List the indexed documents: id, title, revision, pages, chunks, tags, when ingested.
+    With --usage: how each serves the floor (cited, thumbs down), least cited first.
 
-    Example:
+    Examples:
       shopfloor docs --json
+      shopfloor docs --usage --since 2026-11-01
     """
     settings = load_settings(index_dir=index)
+    if usage:
+        _print_usage(Shopfloor(settings, use_llm=False), since, as_json)
+        return
     records = Shopfloor(settings).documents()
     if as_json:
         for r in records:
@@ -167,3 +176,22 @@ def remove(
     settings = load_settings(index_dir=index)
     report = Shopfloor(settings).remove(doc_ids)
     out.print(f"Removed {report.count('removed')} document(s) from {settings.index_path}.")
+
+
+def _print_usage(shopfloor: Shopfloor, since: str | None, as_json: bool) -> None:
+    try:
+        rows = shopfloor.document_usage(since)
+    finally:
+        shopfloor.close()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.__dict__))
+        return
+    table = Table(title="How the documents serve the floor (least cited first)")
+    for column in ("document", "title", "revision", "ingested", "cited", "thumbs down", "not searchable"):
+        table.add_column(column)
+    for u in rows:
+        unread = f"pages {', '.join(map(str, u.unsearchable_pages))}" if u.unsearchable_pages else ""
+        cited = str(u.cited) if u.cited else "never"
+        table.add_row(u.doc_id, u.title, u.revision or "", u.ingested_at, cited, str(u.thumbs_down), unread)
+    out.print(table)
