@@ -47,6 +47,7 @@ class Gap:
     reason: str
     equipment: str | None
     sources: list[dict[str, object]]
+    kind: str = "not found"  # or "answered wrong": answered, then marked unhelpful by the operator
 
 
 @dataclass
@@ -190,6 +191,7 @@ def _gap(row: sqlite3.Row) -> Gap:
         reason=reason,
         equipment=row["equipment"],
         sources=json.loads(row["sources"]),
+        kind="answered wrong" if row["answered"] and row["feedback"] == "down" else "not found",
     )
 
 

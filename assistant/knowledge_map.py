@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -36,6 +37,12 @@ class Topic:
     @property
     def examples(self) -> list[str]:
         return list(dict.fromkeys(g.question for g in self.gaps))[:3]
+
+    @property
+    def kinds(self) -> str:
+        """What kind of gap its questions are: "2 not found · 1 answered wrong"."""
+        counts = Counter(g.kind for g in self.gaps)
+        return " · ".join(f"{counts[k]} {k}" for k in ("not found", "answered wrong") if counts[k])
 
     @property
     def first_seen(self) -> str:
@@ -89,6 +96,7 @@ def write_csv(topics: list[Topic], out: IO[str]) -> None:
             "asked_at",
             "terminal",
             "equipment",
+            "kind",
             "question",
             "reason",
             "sources",
@@ -97,5 +105,5 @@ def write_csv(topics: list[Topic], out: IO[str]) -> None:
     for topic in topics:
         for g in topic.gaps:
             row = [topic.id, topic.state, topic.owner or "", topic.label, g.id, g.asked_at, g.terminal]
-            row += [g.equipment or "", g.question, g.reason]
+            row += [g.equipment or "", g.kind, g.question, g.reason]
             writer.writerow([*row, json.dumps(g.sources)])

@@ -30,6 +30,7 @@ def test_questions_feedback_and_gaps(tmp_path: Path) -> None:
     log.feedback(answered, helpful=False, reason="wrong interval")
     gaps = log.open_gaps()
     assert [(g.question, g.terminal) for g in gaps] == [("oil interval?", "T1"), ("canteen hours?", "T2")]
+    assert [g.kind for g in gaps] == ["answered wrong", "not found"], "a thumbs down is a gap of its own kind"
     assert gaps[0].reason == "operator marked it unhelpful: wrong interval"
     assert gaps[1].reason == "no relevant passage" and gaps[1].equipment == "HP-200"
     figures = log.figures()

@@ -33,8 +33,19 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
         figures = gr.Markdown()
         trend = gr.BarPlot(x="day", y="questions", color="status", label="Questions per day", height=260)
         topics_table = gr.Dataframe(
-            headers=["id", "state", "owner", "topic", "count", "equipment", "examples", "first seen", "last seen"],
-            column_widths=["6%", "8%", "8%", "22%", "5%", "9%", "22%", "10%", "10%"],
+            headers=[
+                "id",
+                "state",
+                "owner",
+                "topic",
+                "count",
+                "kind",
+                "equipment",
+                "examples",
+                "first seen",
+                "last seen",
+            ],
+            column_widths=["6%", "8%", "8%", "19%", "5%", "10%", "8%", "20%", "8%", "8%"],
             interactive=False,
             wrap=True,
         )
@@ -45,7 +56,7 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
             reject_button = gr.Button("Reject it", scale=1)
         proposal = gr.Markdown()
         questions_table = gr.Dataframe(
-            headers=["asked", "terminal", "question", "why not answered", "passages retrieved"],
+            headers=["asked", "terminal", "kind", "question", "why", "passages retrieved"],
             interactive=False,
             wrap=True,
         )
@@ -81,7 +92,7 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
             topic = next((t for t in topics if t.id == topic_id), None)
             if topic is None:
                 return [], ""
-            rows = [[g.asked_at, g.terminal, g.question, g.reason, _passages(g)] for g in topic.gaps]
+            rows = [[g.asked_at, g.terminal, g.kind, g.question, g.reason, _passages(g)] for g in topic.gaps]
             found = f"**Answered now, waiting for you:** {as_text(topic.proposal)}" if topic.proposal else ""
             return rows, found
 
@@ -137,7 +148,7 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
 
 def _topic_row(t: Topic) -> list[Any]:
     work = [t.id, t.state, t.owner or ""]
-    return [*work, t.label, t.count, ", ".join(t.equipment), " | ".join(t.examples), t.first_seen, t.last_seen]
+    return [*work, t.label, t.count, t.kinds, ", ".join(t.equipment), " | ".join(t.examples), t.first_seen, t.last_seen]
 
 
 def _trend(daily: list[tuple[str, int, int]]) -> pd.DataFrame:

@@ -90,7 +90,7 @@ def _print_topics(topics: list[Topic], fmt: str) -> None:
                 "topic": t.label,
                 "count": t.count,
             }
-            record |= {"proposal": t.proposal, "examples": t.examples, "first_seen": t.first_seen}
+            record |= {"kinds": t.kinds, "proposal": t.proposal, "examples": t.examples, "first_seen": t.first_seen}
             record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
             typer.echo(json.dumps(record))
     elif fmt == "csv":
@@ -99,12 +99,14 @@ def _print_topics(topics: list[Topic], fmt: str) -> None:
         write_csv(topics, sys.stdout)
     else:
         table = Table(title="Knowledge gaps by topic")
-        for column in ("id", "state", "owner", "topic", "count", "examples", "first seen", "last seen", "equipment"):
+        columns = ("id", "state", "owner", "topic", "count", "kind", "examples", "first seen", "last seen", "equipment")
+        for column in columns:
             table.add_column(column)
         for t in topics:
             examples = "\n".join(t.examples)
             work = (t.id, t.state, t.owner or "")
-            table.add_row(*work, t.label, str(t.count), examples, t.first_seen, t.last_seen, ", ".join(t.equipment))
+            seen = (t.first_seen, t.last_seen, ", ".join(t.equipment))
+            table.add_row(*work, t.label, str(t.count), t.kinds, examples, *seen)
         out.print(table)
 
 
