@@ -163,7 +163,8 @@ def _docs(shopfloor: Shopfloor, since: str) -> list[list[Any]]:
     rows = []
     for u in shopfloor.document_usage(since):
         unread = ", ".join(map(str, u.unsearchable_pages))
-        rows.append([u.doc_id, u.title, u.revision or "", u.ingested_at, u.cited or "never", u.thumbs_down, unread])
+        ingested = u.ingested_at[:10]  # the day: the time of day says nothing here
+        rows.append([u.doc_id, u.title, u.revision or "", ingested, u.cited or "never", u.thumbs_down, unread])
     return rows
 
 
