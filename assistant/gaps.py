@@ -22,6 +22,8 @@ from assistant.answering import Answer
 from assistant.gap_migrations import migrate
 
 BUSY_TIMEOUT_MS = 30_000
+# A gap: a question not answered, or answered and marked unhelpful, that nobody has resolved yet.
+_OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -121,11 +123,14 @@ class GapLog:
 
     def open_gaps(self, since: str | None = None) -> list[Gap]:
         rows = self.query(
-            "SELECT * FROM questions WHERE (answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
-            " AND asked_at >= ? ORDER BY asked_at",
+            f"SELECT * FROM questions WHERE {_OPEN} AND asked_at >= ? ORDER BY asked_at",
             (since or "",),
         )
         return [_gap(row) for row in rows]
+
+    def has_open_gaps(self) -> bool:
+        """Whether any gap is open: one indexed row read, not the whole log."""
+        return bool(self.query(f"SELECT 1 FROM questions WHERE {_OPEN} LIMIT 1"))
 
     def resolve(self, question_ids: list[int]) -> None:
         with self.transaction() as db:

@@ -167,6 +167,11 @@ class IngestRun:
         self._embedder = embedder
 
     @property
+    def loaded_embedder(self) -> Embedder | None:
+        """The embedding model, if this run needed it (unchanged files never load it)."""
+        return self._embedder
+
+    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
             self._embedder = Embedder.from_settings(self.settings)

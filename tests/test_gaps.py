@@ -38,6 +38,9 @@ def test_questions_feedback_and_gaps(tmp_path: Path) -> None:
     log.resolve([gaps[1].id])
     assert [g.question for g in log.open_gaps()] == ["oil interval?"]
     assert log.open_gaps(since="2999-01-01") == []
+    assert log.has_open_gaps()
+    log.resolve([g.id for g in log.open_gaps()])
+    assert not log.has_open_gaps()
 
 
 def test_migrations_are_recorded_and_not_rerun(tmp_path: Path) -> None:
@@ -168,13 +171,13 @@ def test_a_recheck_proposes_what_a_new_document_answers_and_the_manager_confirms
     assert ",re-check,propose," in trail and ",mgr,confirm," in trail
 
 
-def test_a_rejected_answer_sends_the_topic_back_to_where_it_was(settings) -> None:
+def test_a_rejected_answer_sends_the_topic_back_to_where_it_was(settings, embedder) -> None:
     from assistant.topics import TopicBook
 
     log = GapLog(settings.gaps_db)
     log.record(_answer("spare fuse for the press?"), "T1")
     book = TopicBook(log)
-    topics = group_gaps(log.open_gaps(), _NoEmbedder())
+    topics = group_gaps(log.open_gaps(), embedder)
     book.sync(topics)
     [topic] = topics
     book.assign(topic.id, "J. Weber", "mgr")
@@ -183,15 +186,6 @@ def test_a_rejected_answer_sends_the_topic_back_to_where_it_was(settings) -> Non
     state = book.get(topic.id)
     assert (state.state, state.owner, state.proposal) == ("assigned", "J. Weber", None)
     assert [g.question for g in log.open_gaps()] == ["spare fuse for the press?"]
-
-
-class _NoEmbedder:
-    """One question needs no model to be its own topic."""
-
-    def embed_texts(self, texts: list[str]):
-        import numpy as np
-
-        return np.ones((len(texts), 3), dtype=np.float32) / np.sqrt(3)
 
 
 def test_threads_sharing_one_log_lose_no_row(tmp_path: Path) -> None:

@@ -203,7 +203,7 @@ class Shopfloor:
 
     def has_open_topics(self) -> bool:
         """Whether anything is left for a re-check to ask (cheap: no model is loaded)."""
-        return bool(self.gap_log.open_gaps())
+        return self.gap_log.has_open_gaps()
 
     def confirm_topic(self, topic_id: str, who: str) -> None:
         self.topic_book.confirm(topic_id, who)
@@ -261,7 +261,10 @@ class Shopfloor:
         from ingest.pipeline import IngestRun
 
         run = IngestRun(self.settings, self.store, progress=progress, embedder=self._embedder)
-        return run.run(paths, tags=tags, remove=list(replaces))
+        report = run.run(paths, tags=tags, remove=list(replaces))
+        # The re-check after an ingest embeds with the model the ingest loaded, not a second copy.
+        self._embedder = self._embedder or run.loaded_embedder
+        return report
 
     def remove(self, doc_ids: list[str]) -> IngestReport:
         from ingest.pipeline import IngestRun
