@@ -13,6 +13,7 @@ from assistant.evidence import Evidence, EvidenceFinder, evidence_summary
 from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
+from assistant.policy import Policy
 from assistant.retrieval import Filters, HybridRetriever, Passage
 from shopfloor.settings import Settings
 
@@ -105,9 +106,11 @@ class Answer:
     evidence: list[Evidence] = field(default_factory=list)
     first_evidence_s: float | None = None
     # composed (the model's answer), quoted (the manual's lines: the model declined, the evidence
-    # is strong), refused
+    # is strong, or a policy rule allows only quotes), directed (a policy rule sends the operator to
+    # a person), refused
     mode: str = "refused"
     signals: dict[str, Any] = field(default_factory=dict)  # what the decision rested on
+    rule: str | None = None  # the manager's policy rule the question fell under (assistant/policy.py)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI contract: answered, answer, citations, contexts, latency_s (plus reason, warnings,
@@ -131,6 +134,7 @@ class Answer:
             "first_evidence_s": None if self.first_evidence_s is None else round(self.first_evidence_s, 3),
             "reason": self.reason,
             "warnings": self.warnings,
+            "rule": self.rule,
         }
 
 
@@ -186,6 +190,7 @@ class Assistant:
         min_bm25_score: float = 2.0,
         decision: Decision | None = None,
         newer_retriever: Callable[[HybridRetriever], HybridRetriever | None] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.retriever = retriever
         self._newer_retriever = newer_retriever
@@ -196,6 +201,7 @@ class Assistant:
         self.min_vector_score = min_vector_score
         self.min_bm25_score = min_bm25_score
         self.decision = decision or Decision.from_settings(Settings())
+        self.policy = policy or Policy()
         self._llm_lock = threading.Lock()
         self._titles = _titles(retriever)
 
@@ -209,6 +215,12 @@ class Assistant:
         on_evidence: Callable[[list[Evidence]], None] | None = None,
     ) -> Answer:
         started = time.perf_counter()
+        rule = self.policy.match(question, filters.tags.get("equipment") if filters else None)
+        if rule is not None and rule.action == "refuse":
+            answer = Answer(question=question, answered=False, answer=rule.refusal, mode="directed", rule=rule.name)
+            answer.reason = f"policy rule {rule.name!r}: directed to {rule.direct_to}"
+            answer.latency_s = time.perf_counter() - started
+            return answer
         with self._swap_lock:
             self._follow_index()
             retriever, titles = self.retriever, self._titles
@@ -216,6 +228,7 @@ class Assistant:
         query = retrieval_query(question_for_model, history)
         passages = retriever.retrieve(query, k=self.retrieve_k, filters=filters)
         answer = Answer(question=question, answered=False, answer=REFUSAL, contexts=passages)
+        answer.rule = rule.name if rule is not None else None
         if not self._relevant(passages):
             answer.reason = "no relevant passage"
         else:
@@ -228,7 +241,9 @@ class Assistant:
             }
             if on_evidence is not None:
                 on_evidence(answer.evidence)
-            if not use_llm or self.llm is None:
+            if rule is not None:  # quote only: the manual's lines verbatim, never a paraphrase
+                self._decide(answer, None, None, [], quote_at=self.decision.answer_at)
+            elif not use_llm or self.llm is None:
                 self._decide(answer, None, None, [])
             else:
                 self._generate(answer, question_for_model, query, history, on_token, titles)
@@ -291,14 +306,22 @@ class Assistant:
             cited += [e for e, passage in zip(answer.evidence, given, strict=True) if passage in uncited]
         self._decide(answer, text, None if reason is None else f"answer not supported: {reason}", cited)
 
-    def _decide(self, answer: Answer, text: str | None, problem: str | None, cited: list[Evidence]) -> None:
+    def _decide(
+        self,
+        answer: Answer,
+        text: str | None,
+        problem: str | None,
+        cited: list[Evidence],
+        quote_at: float | None = None,
+    ) -> None:
         """Composed answer, the manual's lines, or a refusal: on the evidence, not the model's word alone."""
         strength = answer.signals.get("evidence", 0.0)
+        quote_at = self.decision.quote_at if quote_at is None else quote_at
         answer.signals["problem"] = problem
         if text is not None and problem is None and strength >= self.decision.answer_at:
             answer.mode = "composed"
             answer.answer = renumber(text, cited)
-        elif answer.evidence and strength >= self.decision.quote_at:
+        elif answer.evidence and strength >= quote_at:
             answer.mode = "quoted"
             cited = quoted_lines(answer.evidence)
             answer.answer = "The manual says: " + " ".join(f"“{e.text}” [{e.number}]" for e in cited)

@@ -88,6 +88,14 @@ def m004_cited(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE questions ADD COLUMN cited TEXT")
 
 
+@migration
+def m005_policy(db: sqlite3.Connection) -> None:
+    """How each question was answered (composed, quoted, directed, refused) and the manager's policy
+    rule it fell under: a question directed to a person by a rule is not a documentation gap."""
+    db.execute("ALTER TABLE questions ADD COLUMN mode TEXT")
+    db.execute("ALTER TABLE questions ADD COLUMN policy_rule TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

@@ -22,8 +22,9 @@ from assistant.answering import Answer
 from assistant.gap_migrations import migrate
 
 BUSY_TIMEOUT_MS = 30_000
-# A gap: a question not answered, or answered and marked unhelpful, that nobody has resolved yet.
-_OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL"
+# A gap: a question not answered, or answered and marked unhelpful, that nobody has resolved yet. A
+# question a policy rule sent to a person was not answered on purpose: the manuals lack nothing.
+_OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL AND mode IS NOT 'directed'"
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -97,7 +98,7 @@ class GapLog:
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
-                " equipment, cited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " equipment, cited, mode, policy_rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     terminal,
@@ -109,6 +110,8 @@ class GapLog:
                     answer.latency_s,
                     equipment,
                     json.dumps(cited),
+                    answer.mode,
+                    answer.rule,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -179,6 +182,15 @@ class GapLog:
                 cited, down = counts.get(doc_id, (0, 0))
                 counts[doc_id] = (cited + 1, down + (row["feedback"] == "down"))
         return counts
+
+    def rule_counts(self, since: str | None = None) -> dict[str, int]:
+        """How often each policy rule fired since a date."""
+        rows = self.query(
+            "SELECT policy_rule, COUNT(*) FROM questions WHERE policy_rule IS NOT NULL AND asked_at >= ?"
+            " GROUP BY policy_rule",
+            (since or "",),
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def count(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM questions")[0][0])

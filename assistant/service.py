@@ -4,6 +4,7 @@ The CLI and the Gradio app both start here, so they answer alike."""
 from __future__ import annotations
 
 from assistant.answering import Assistant, Decision
+from assistant.policy import Policy
 from assistant.retrieval import HybridRetriever
 from indexes.embedding import Embedder
 from indexes.store import IndexStore
@@ -23,8 +24,11 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: s
     return HybridRetriever(snapshot, embedder, mode or settings.retrieval_mode)
 
 
-def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> Assistant:
-    """Everything loaded once; `use_llm=False` answers with the manual's best lines alone."""
+def open_assistant(
+    settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None, policy: Policy | None = None
+) -> Assistant:
+    """Everything loaded once; `use_llm=False` answers with the manual's best lines alone. The
+    manager's policy rules apply where one is given (the app's, not an evaluation's)."""
     from assistant.llm import load_llm
 
     retriever = open_retriever(settings, embedder)
@@ -45,4 +49,5 @@ def open_assistant(settings: Settings, *, use_llm: bool = True, embedder: Embedd
         min_vector_score=settings.min_vector_score,
         min_bm25_score=settings.min_bm25_score,
         newer_retriever=newer_retriever,
+        policy=policy,
     )

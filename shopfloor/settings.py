@@ -135,6 +135,17 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the llm_url server, if it wants one.")
     llm_context: int = Field(default=2048, ge=512, description="LLM context window in tokens.")
     llm_max_tokens: int = Field(default=160, ge=16, description="Longest answer in tokens: operators want short ones.")
+    policy_file: Path | None = Field(
+        default=None,
+        description="The manager's policy (TOML): topics the assistant may only quote the manual on, and topics "
+        "it must not answer but send to a named role. See assistant/policy.py; a malformed file stops the start.",
+    )
+    technician_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="Minutes a call to a technician costs: each answered question not marked unhelpful counts "
+        "as that much technician time saved in the weekly figures.",
+    )
     terminal_id: str = Field(default="cli", description="Recorded with every question in the gap log.")
     manager_user: str = Field(default="manager", description="Login name of the AI manager's view.")
     manager_password: SecretStr | None = Field(

@@ -25,6 +25,7 @@ CSS = """
 button { min-height: 56px !important; font-size: 20px !important; }
 textarea, input { font-size: 20px !important; }
 .safety { background: #ffe066; border-left: 8px solid #d9480f; padding: 8px 12px; font-weight: 600; }
+.directed { background: #e7f5ff; border-left: 8px solid #1c7ed6; padding: 8px 12px; font-weight: 600; }
 #sources label { font-size: 18px !important; padding: 12px 16px !important; }
 #chat .message, #chat .message * { font-size: 20px !important; line-height: 1.45 !important; }
 """
@@ -67,6 +68,8 @@ def draft_markdown(evidence: list[Evidence], draft: str) -> str:
 def answer_markdown(answer: Answer) -> str:
     """How an answer reads in the chat: the answer over the lines it rests on, safety notices set
     apart; or a plain refusal over the lines that came closest."""
+    if answer.mode == "directed":  # a policy rule keeps this question for a person
+        return f'<div class="directed">{as_text(answer.answer)}</div>'
     if not answer.answered:
         if not answer.evidence:
             return "**Not found in the manuals.**"

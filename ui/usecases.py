@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.policy import Policy, Rule, load_policy
 from indexes.store import IndexStore
 from shopfloor.errors import ShopfloorError
 from shopfloor.settings import Settings
@@ -72,6 +73,14 @@ class DocumentUsage:
 
 
 @dataclass
+class RuleUse:
+    """A policy rule and how often it fired."""
+
+    rule: Rule
+    fired: int
+
+
+@dataclass
 class FilterChoices:
     """What an operator can narrow a question to, from the live index."""
 
@@ -94,6 +103,7 @@ class Shopfloor:
 
     def __init__(self, settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        self.policy: Policy = load_policy(settings.policy_file)  # a malformed policy stops the start here
         self.store = IndexStore(settings.index_path)
         self._use_llm = use_llm
         self._embedder = embedder
@@ -117,7 +127,9 @@ class Shopfloor:
             if self._assistant is None:
                 from assistant.service import open_assistant
 
-                self._assistant = open_assistant(self.settings, use_llm=self._use_llm, embedder=embedder)
+                self._assistant = open_assistant(
+                    self.settings, use_llm=self._use_llm, embedder=embedder, policy=self.policy
+                )
             return self._assistant
 
     @property
@@ -233,6 +245,11 @@ class Shopfloor:
 
     def topic_history(self, topic_id: str | None = None) -> list[TopicEvent]:
         return self.topic_book.history(topic_id)
+
+    def policy_rules(self, since: str | None = None) -> list[RuleUse]:
+        """The manager's rules in file order, with how often each fired."""
+        counts = self.gap_log.rule_counts(parse_since(since))
+        return [RuleUse(rule, counts.get(rule.name, 0)) for rule in self.policy.rules]
 
     def document_usage(self, since: str | None = None) -> list[DocumentUsage]:
         """Every indexed document, the never-cited ones included (cited 0), least cited first."""

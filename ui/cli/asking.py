@@ -96,6 +96,9 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
             via = f" ({SOURCE_NOTES[c.text_source]})" if c.text_source in SOURCE_NOTES else ""
             out.print(f"[{c.number}] {c.file}{page}, {c.section or 'no section'}{via}", markup=False, highlight=False)
         return
+    if answer.mode == "directed":
+        out.print(answer.answer, markup=False, highlight=False)
+        return
     if streamed:
         out.print("[dim](that draft was withdrawn)[/]")
     out.print(f"Not found in the manuals ({answer.reason}).", markup=False, highlight=False)

@@ -245,3 +245,33 @@ def reject(
     """
     who = by or _who()
     _change(index, lambda s: s.reject_topic(topic, who, note), f"{topic}: answer rejected")
+
+
+@app.command("policy")
+def policy(
+    index: IndexOption = None,
+    since: Annotated[str | None, typer.Option("--since", help="Count firings on/after this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """The manager's policy rules (setting policy_file) and how often each fired: where the assistant
+    may only quote the manual, and where it sends the operator to a person. A malformed file is refused.
+
+    Example:
+      SHOPFLOOR_POLICY_FILE=policy.toml shopfloor policy --since 2026-11-01
+    """
+    shopfloor = Shopfloor(load_settings(index_dir=index), use_llm=False)
+    try:
+        uses = shopfloor.policy_rules(since)
+    finally:
+        shopfloor.close()
+    if not uses:
+        err.print("no policy rules (set policy_file to a TOML file of [[rule]] tables)")
+        return
+    table = Table(title=f"Policy rules ({shopfloor.settings.policy_file})")
+    for column in ("rule", "action", "keywords", "equipment", "direct to", "fired"):
+        table.add_column(column)
+    for use in uses:
+        r = use.rule
+        table.add_row(
+            r.name, r.action, ", ".join(r.keywords), ", ".join(r.equipment), r.direct_to or "", str(use.fired)
+        )
+    out.print(table)
