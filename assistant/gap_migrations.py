@@ -96,6 +96,14 @@ def m005_policy(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE questions ADD COLUMN policy_rule TEXT")
 
 
+@migration
+def m006_question_vectors(db: sqlite3.Connection) -> None:
+    """Each distinct question's meaning vector, embedded once: the map of a long log is regrouped on
+    every view without embedding its questions again."""
+    db.execute("CREATE TABLE question_vectors (text TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+    db.execute("CREATE INDEX questions_open ON questions (resolved_at, answered, feedback)")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

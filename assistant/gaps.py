@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
+
+import numpy as np
 
 from assistant.answering import Answer
 from assistant.gap_migrations import migrate
@@ -40,17 +42,23 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @dataclass
-class Gap:
-    """A question the manuals did not answer (or whose answer the operator marked unhelpful)."""
+class LoggedQuestion:
+    """A question as the gap log holds it. It is a gap (`open`) when the manuals did not answer it, or
+    the operator marked the answer unhelpful, and nobody has resolved it yet."""
 
     id: int
     asked_at: str
     terminal: str
     question: str
     reason: str
-    equipment: str | None
+    equipment: str | None  # the equipment the operator narrowed the question to
     sources: list[dict[str, object]]
-    kind: str = "not found"  # or "answered wrong": answered, then marked unhelpful by the operator
+    kind: str = "not found"  # or "answered wrong" (answered, marked unhelpful), or "answered"
+    answered: bool = False
+    thumbs_down: bool = False
+    cited: list[str] = field(default_factory=list)  # document ids the answer cited
+    open: bool = True
+    answer: str = ""
 
 
 @dataclass
@@ -124,12 +132,43 @@ class GapLog:
                 ("up" if helpful else "down", reason, question_id),
             )
 
-    def open_gaps(self, since: str | None = None) -> list[Gap]:
+    def open_gaps(self, since: str | None = None) -> list[LoggedQuestion]:
         rows = self.query(
-            f"SELECT * FROM questions WHERE {_OPEN} AND asked_at >= ? ORDER BY asked_at",
+            f"SELECT *, 1 AS open FROM questions WHERE {_OPEN} AND asked_at >= ? ORDER BY asked_at, id",
             (since or "",),
         )
-        return [_gap(row) for row in rows]
+        return [_logged(row) for row in rows]
+
+    def questions(self, since: str | None = None) -> list[LoggedQuestion]:
+        """Every question since a date but those a policy rule sent to a person: what the floor asked
+        the documentation, answered or not."""
+        rows = self.query(
+            f"SELECT *, {_OPEN} AS open FROM questions WHERE asked_at >= ? AND mode IS NOT 'directed'"
+            " ORDER BY asked_at, id",
+            (since or "",),
+        )
+        return [_logged(row) for row in rows]
+
+    def question_vectors(self, texts: list[str], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The meaning vectors of questions (one row per text), embedded once and kept: the map of a
+        long log is regrouped on every view without embedding its questions again."""
+        known: dict[str, np.ndarray] = {}
+        wanted = list(dict.fromkeys(texts))
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(f"SELECT text, vector FROM question_vectors WHERE text IN ({marks})", tuple(chunk)):
+                known[row["text"]] = np.frombuffer(row["vector"], dtype=np.float32)
+        missing = [t for t in wanted if t not in known]
+        if missing:
+            fresh = np.asarray(embed(missing), dtype=np.float32)
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO question_vectors (text, vector) VALUES (?, ?)",
+                    [(t, v.tobytes()) for t, v in zip(missing, fresh, strict=True)],
+                )
+            known.update(zip(missing, fresh, strict=True))
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     def has_open_gaps(self) -> bool:
         """Whether any gap is open: one indexed row read, not the whole log."""
@@ -196,11 +235,14 @@ class GapLog:
         return int(self.query("SELECT COUNT(*) FROM questions")[0][0])
 
 
-def _gap(row: sqlite3.Row) -> Gap:
-    reason = "operator marked it unhelpful" if row["feedback"] == "down" else (row["reason"] or "not answered")
-    if row["feedback"] == "down" and row["feedback_reason"]:
-        reason += f": {row['feedback_reason']}"
-    return Gap(
+def _logged(row: sqlite3.Row) -> LoggedQuestion:
+    down = row["feedback"] == "down"
+    if down:
+        reason = "operator marked it unhelpful" + (f": {row['feedback_reason']}" if row["feedback_reason"] else "")
+    else:
+        reason = "" if row["answered"] else (row["reason"] or "not answered")
+    kind = ("answered wrong" if down else "answered") if row["answered"] else "not found"
+    return LoggedQuestion(
         id=row["id"],
         asked_at=row["asked_at"],
         terminal=row["terminal"],
@@ -208,7 +250,12 @@ def _gap(row: sqlite3.Row) -> Gap:
         reason=reason,
         equipment=row["equipment"],
         sources=json.loads(row["sources"]),
-        kind="answered wrong" if row["answered"] and row["feedback"] == "down" else "not found",
+        kind=kind,
+        answered=bool(row["answered"]),
+        thumbs_down=down,
+        cited=json.loads(row["cited"]) if row["cited"] else [],
+        open=bool(row["open"]),
+        answer=row["answer"],
     )
 
 

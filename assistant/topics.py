@@ -2,7 +2,7 @@
 and an audit trail of every change (who, when, what).
 
 A topic keeps its id as new questions join it: a question, once in a topic, stays there, and a new
-question joins the topic most of its group (see knowledge_map.group_gaps) already belongs to. Closing
+question joins the topic most of its group (see knowledge_map.group_questions) already belongs to. Closing
 a topic, or deciding it will not be documented, takes its questions off the open gaps; reopening puts
 them back.
 """
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from assistant.gaps import GapLog
 from assistant.knowledge_map import Topic
+from assistant.outcomes import TopicChange
 from shopfloor.errors import ShopfloorError
 
 STATES = ("open", "assigned", "documented", "answered_now", "closed", "wont_document")
@@ -24,6 +25,7 @@ _DONE = frozenset({"closed", "wont_document"})
 # action: (the states it may be taken from, the state it leads to)
 _MOVES = {
     "assign": (_WORKING, "assigned"),
+    "document": (frozenset({"open", "assigned"}), "documented"),
     "close": (_WORKING, "closed"),
     "wont_document": (_WORKING, "wont_document"),
     "reopen": (_DONE, "open"),
@@ -64,33 +66,33 @@ class TopicBook:
         self._log = gap_log
 
     def sync(self, topics: list[Topic], who: str = "system") -> None:
-        """Give each grouped topic its stable id and state (a new group opens a new topic)."""
-        for topic in topics:
-            ids = [g.id for g in topic.gaps]
-            marks = ",".join("?" * len(ids))
-            with self._log.transaction() as db:
-                known = db.execute(
-                    f"SELECT question_id, topic_id FROM topic_questions WHERE question_id IN ({marks})", ids
-                ).fetchall()
-                owners = Counter(row["topic_id"] for row in known)
+        """Give each grouped topic its stable id and state: the id most of its placed questions
+        carry; a group with open gaps and no placed question opens a new topic. A group that never
+        had a gap (the manuals carry it) is no work item and gets no id. One transaction."""
+        with self._log.transaction() as db:
+            placed = {r[0]: r[1] for r in db.execute("SELECT question_id, topic_id FROM topic_questions")}
+            rows = {r["id"]: r for r in db.execute("SELECT * FROM topics")}
+            for topic in topics:
+                owners = Counter(placed[q.id] for q in topic.questions if q.id in placed)
                 if owners:
                     topic_id = min(owners, key=lambda t: (-owners[t], t))  # most members, then the oldest
-                else:
-                    topic_id = _next_id(db)
+                elif topic.count:
+                    topic_id = f"T{len(rows) + 1:04d}"
                     now = _now()
                     db.execute(
                         "INSERT INTO topics (id, label, state, created_at, updated_at) VALUES (?, ?, 'open', ?, ?)",
                         (topic_id, topic.label, now, now),
                     )
                     _event(db, topic_id, who, "opened", topic.label)
-                placed = {row["question_id"] for row in known}
-                db.executemany(
-                    "INSERT INTO topic_questions (question_id, topic_id) VALUES (?, ?)",
-                    [(i, topic_id) for i in ids if i not in placed],
-                )
-                row = db.execute("SELECT * FROM topics WHERE id = ?", (topic_id,)).fetchone()
-            topic.id, topic.state, topic.owner, topic.due = topic_id, row["state"], row["owner"], row["due"]
-            topic.proposal = row["proposal"]
+                    rows[topic_id] = db.execute("SELECT * FROM topics WHERE id = ?", (topic_id,)).fetchone()
+                else:
+                    continue
+                joining = [(q.id, topic_id) for q in topic.questions if q.id not in placed]
+                db.executemany("INSERT INTO topic_questions (question_id, topic_id) VALUES (?, ?)", joining)
+                placed.update(joining)
+                row = rows[topic_id]
+                topic.id, topic.state, topic.owner, topic.due = topic_id, row["state"], row["owner"], row["due"]
+                topic.proposal = row["proposal"]
 
     def get(self, topic_id: str) -> TopicState:
         rows = self._log.query("SELECT * FROM topics WHERE id = ?", (topic_id,))
@@ -104,6 +106,16 @@ class TopicBook:
             raise ShopfloorError(f"topic {topic_id}: an owner is needed to assign it")
         detail = f"to {owner}" + (f", due {due}" if due else "") + (f": {note}" if note else "")
         self._move(topic_id, "assign", who, detail, owner=owner.strip(), due=due, note=note)
+
+    def document(self, topic_id: str, who: str, documents: list[str]) -> None:
+        """A new or revised document for the topic was ingested; a re-check will say if it answers."""
+        self._move(topic_id, "document", who, "ingested " + ", ".join(documents))
+
+    def check_can_document(self, topic_id: str) -> None:
+        """Refused before an ingest, not after it: an unknown topic, or one that is not open or assigned."""
+        state = self.get(topic_id).state
+        if state not in _MOVES["document"][0]:
+            raise ShopfloorError(f"topic {topic_id} is {state}: only an open or assigned topic can be documented")
 
     def close(self, topic_id: str, who: str, note: str | None = None) -> None:
         """Confirmed closed by the manager: the documentation now covers it."""
@@ -143,6 +155,16 @@ class TopicBook:
         )
         return [TopicEvent(r["topic_id"], r["at"], r["who"], r["action"], r["detail"] or "") for r in rows]
 
+    def changes(self, since: str | None = None) -> list[TopicChange]:
+        """Every topic event since a date, with when its topic's first question was asked."""
+        rows = self._log.query(
+            "SELECT e.topic_id, e.at, e.action, (SELECT MIN(q.asked_at) FROM topic_questions tq"
+            " JOIN questions q ON q.id = tq.question_id WHERE tq.topic_id = e.topic_id) AS first_asked"
+            " FROM topic_events e WHERE e.at >= ? ORDER BY e.id",
+            (since or "",),
+        )
+        return [TopicChange(r["topic_id"], r["at"], r["action"], r["first_asked"]) for r in rows]
+
     def _move(
         self, topic_id: str, action: str, who: str, detail: str, target: str | None = None, **fields: str | None
     ) -> None:
@@ -168,11 +190,6 @@ class TopicBook:
                     (now if target in _DONE else None, topic_id),
                 )
             _event(db, topic_id, who, action, detail)
-
-
-def _next_id(db: sqlite3.Connection) -> str:
-    count = db.execute("SELECT COUNT(*) FROM topics").fetchone()[0]
-    return f"T{count + 1:04d}"
 
 
 def _event(db: sqlite3.Connection, topic_id: str, who: str, action: str, detail: str) -> None:

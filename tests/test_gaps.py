@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from assistant.answering import Answer
 from assistant.gap_migrations import MIGRATIONS
 from assistant.gaps import GapLog
-from assistant.knowledge_map import group_gaps
+from assistant.knowledge_map import group_questions
 from shopfloor.errors import ShopfloorError
 from ui.cli import app
 
@@ -85,7 +85,7 @@ def test_similar_questions_form_one_topic(embedder, tmp_path: Path) -> None:
         "canteen opening hours",
     ):
         log.record(_answer(question), "T1")
-    topics = group_gaps(log.open_gaps(), embedder)
+    topics = group_questions(log.open_gaps(), embedder.embed_texts)
     assert [t.count for t in topics] == [3, 2]
     assert "gripper" in topics[0].label and "canteen" in topics[1].label
 
@@ -110,7 +110,9 @@ def test_the_same_questions_make_the_same_topics_in_any_order(embedder, tmp_path
     gaps = log.open_gaps()
 
     def shape(ordered: list) -> list[tuple[str, frozenset[str]]]:
-        return [(t.label, frozenset(g.question for g in t.gaps)) for t in group_gaps(ordered, embedder)]
+        return [
+            (t.label, frozenset(g.question for g in t.gaps)) for t in group_questions(ordered, embedder.embed_texts)
+        ]
 
     first = shape(gaps)
     for seed in range(3):
@@ -159,9 +161,11 @@ def test_a_recheck_proposes_what_a_new_document_answers_and_the_manager_confirms
     assert after.exit_code == 0, after.output
     assert "1 answered now" in after.output and "2 open gaps" in after.output, "nothing closed silently"
     topics = {
-        t["topic"]: t for t in map(json.loads, runner.invoke(app, ["gaps", "--format", "json"]).output.split("\n")[:-1])
+        t["id"]: t for t in map(json.loads, runner.invoke(app, ["gaps", "--format", "json"]).output.split("\n")[:-1])
     }
-    robot_topic = topics["What is the payload of the palletizing robot PR-9?"]
+    robot_topic = next(
+        t for t in topics.values() if t["question"] == "What is the payload of the palletizing robot PR-9?"
+    )
     assert robot_topic["state"] == "answered_now"
     assert "180 kg" in robot_topic["proposal"] and "PR-9_Palletizing_Robot.md" in robot_topic["proposal"]
     assert runner.invoke(app, ["gaps", "confirm", robot_topic["id"], "--by", "mgr"]).exit_code == 0
@@ -177,7 +181,7 @@ def test_a_rejected_answer_sends_the_topic_back_to_where_it_was(settings, embedd
     log = GapLog(settings.gaps_db)
     log.record(_answer("spare fuse for the press?"), "T1")
     book = TopicBook(log)
-    topics = group_gaps(log.open_gaps(), embedder)
+    topics = group_questions(log.open_gaps(), embedder.embed_texts)
     book.sync(topics)
     [topic] = topics
     book.assign(topic.id, "J. Weber", "mgr")

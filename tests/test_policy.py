@@ -46,7 +46,10 @@ def test_a_rule_catches_its_phrases_in_any_order_and_its_equipment_named_or_chos
         ("[[rule]]\nname = 'x'\naction = 'quote'\n", "rule 1 ('x'): give keywords, equipment or both"),
         ("[[rule]]\nname = 'x'\naction = 'paraphrase'\nkeywords = ['a']\n", "rule 1 ('x'): action: Input should be"),
         ("[[rule]]\nname = 'x'\naction = 'quote'\nkeyword = ['a']\n", "rule 1 ('x'): keyword: Extra inputs"),
-        ("[[rule]]\nname = 'x'\naction = 'quote'\nkeywords = ['?!']\n", "rule 1 ('x'): keywords: an entry has no words"),
+        (
+            "[[rule]]\nname = 'x'\naction = 'quote'\nkeywords = ['?!']\n",
+            "rule 1 ('x'): keywords: an entry has no words",
+        ),
         ("[[rule]]\nname = 'x'\naction = 'quote'\nkeywords = ['a']\n" * 2, "rule names must be unique; repeated: x"),
         ("[[rule]\nname = 'x'", "policy file is not valid TOML"),
         ("rules = 1", "rules: Extra inputs are not permitted"),

@@ -60,7 +60,7 @@ def test_a_page_picture_is_never_drawn_from_another_file_than_the_one_indexed(
     assert shopfloor.page_image("HP-200_Hydraulic_Press_SOP.pdf", 2, "").note == changed.note
 
 
-def test_the_manager_export_is_one_private_file_rewritten_on_each_refresh(settings: Settings, embedder) -> None:
+def test_the_manager_export_is_made_on_request_as_one_private_file(settings: Settings, embedder) -> None:
     """Each refresh used to leave another CSV of the operators' questions in /tmp."""
     from assistant.answering import Answer
     from ui.manager_view import build_manager_view
@@ -68,14 +68,15 @@ def test_the_manager_export_is_one_private_file_rewritten_on_each_refresh(settin
     shopfloor = Shopfloor(settings, use_llm=False, embedder=embedder)
     shopfloor.gap_log.record(Answer("Where is the spare fuse?", False, "Not found", reason="none"), "T7")
     view = build_manager_view(shopfloor)
-    load = next(f.fn for f in view.fns.values() if getattr(f.fn, "__name__", "") == "load")
-    exports = {load("")[-1] for _ in range(3)}
+    handlers = {getattr(f.fn, "__name__", ""): f.fn for f in view.fns.values()}
+    report = handlers["load"]("", "equipment", 1)[6]
+    exports = {handlers["gaps_csv"](report)["value"] for _ in range(3)}
     [export] = exports
     assert "Where is the spare fuse?" in Path(export).read_text()
     assert os.listdir(Path(export).parent) == ["knowledge-gaps.csv"]
     assert stat.S_IMODE(os.stat(export).st_mode) == 0o600
     with pytest.raises(gr.Error, match="not a date"):
-        load("last week")
+        handlers["load"]("last week", "equipment", 1)
 
 
 def test_a_browser_without_a_terminal_id_is_named_by_its_address_and_a_hostile_id_is_cleaned() -> None:

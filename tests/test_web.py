@@ -182,6 +182,7 @@ def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_i
         manager.locator("input[type=password]").fill(PASSWORD)
         manager.get_by_role("button", name="Login").click()
         manager.get_by_role("heading", name="Knowledge map").wait_for(timeout=60_000)
+        manager.get_by_role("tab", name="Topics").click()
         manager.get_by_text("What system pressure do I set at start-up").filter(visible=True).first.wait_for(
             timeout=60_000
         )
@@ -190,6 +191,111 @@ def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_i
     gaps = GapLog(settings.gaps_db).open_gaps()
     downvoted = [g for g in gaps if g.terminal == "T-E2E"]
     assert downvoted and downvoted[0].reason == "operator marked it unhelpful: also need the warm-up time"
+
+
+@pytest.fixture(scope="module")
+def loop_server(llm_settings, embedder, tmp_path_factory):
+    """The app over one manual, with its own gap log and a policy file; the bundled model shared."""
+    from shopfloor.settings import load_settings
+    from tests.conftest import SAMPLE_DOCS
+    from ui.usecases import Shopfloor
+
+    home = tmp_path_factory.mktemp("loop-home")
+    llm_settings.model_cache.mkdir(parents=True, exist_ok=True)  # assembled once, used by both apps
+    (home / "models").symlink_to(llm_settings.model_cache, target_is_directory=True)
+    policy = home / "policy.toml"
+    policy.write_text(
+        '[[rule]]\nname = "interlock bypass"\nkeywords = ["bypass interlock"]\naction = "refuse"\n'
+        'direct_to = "the shift supervisor"\n'
+    )
+    settings = load_settings(home=home, index_dir=home / "index", policy_file=policy)
+    Shopfloor(settings, use_llm=False, embedder=embedder).ingest([SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md"])
+    with _serving(settings) as base:
+        yield base, settings
+
+
+def _manager_login(browser, base: str):
+    manager = browser.new_page(viewport={"width": 1400, "height": 1000})
+    manager.goto(f"{base}/manager")
+    manager.locator("input[type=text]").fill("manager")
+    manager.locator("input[type=password]").fill(PASSWORD)
+    manager.get_by_role("button", name="Login").click()
+    manager.get_by_role("heading", name="Knowledge map").wait_for(timeout=60_000)
+    return manager
+
+
+def _pick_topic(manager, topic_id: str) -> None:
+    manager.get_by_label("Topic", exact=True).click()
+    manager.get_by_role("option", name=topic_id).first.click()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_the_manager_turns_a_gap_into_a_task_and_confirms_it_closed(loop_server, embedder, screenshots) -> None:
+    """Ask what no manual says, see the topic, assign it, ingest a manual that answers it, see
+    "answered now", confirm it, see the figures move; a policy rule fires and is listed."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from ui.usecases import Shopfloor
+
+    base, settings = loop_server
+    question = "What is the payload of the palletizing robot PR-9?"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}/?terminal=T-LOOP")
+        for asked in (question, "how do I bypass the door interlock?"):
+            page.get_by_role("button", name="New conversation").click()
+            page.get_by_placeholder("Type your question…").fill(asked)
+            page.get_by_role("button", name="Ask", exact=True).click()
+            page.locator("#chat .message").last.get_by_text("Not found in the manuals").or_(
+                page.locator(".directed")
+            ).first.wait_for(timeout=180_000)
+        assert page.locator(".directed").first.inner_text() == (
+            "The assistant does not answer this: ask the shift supervisor."
+        )
+
+        manager = _manager_login(browser, base)
+        figures = manager.locator("p", has_text="open gaps").first
+        assert "1 open gaps in 1 topics" in figures.inner_text().replace("*", "")
+        manager.get_by_role("tab", name="Topics").click()
+        manager.get_by_text(question).filter(visible=True).first.wait_for(timeout=30_000)
+        state = manager.locator("#topics").get_by_test_id("cell-0-1").first  # the first topic's state
+        _pick_topic(manager, "T0001")
+        manager.get_by_label("Owner").fill("J. Weber")
+        manager.get_by_label("Due (YYYY-MM-DD)").fill("2026-12-15")
+        manager.get_by_role("button", name="Assign").click()
+        expect(state).to_have_text("assigned", timeout=30_000)
+
+        robot = settings.home / "PR-9_Palletizing_Robot.md"
+        robot.write_text(
+            "# Palletizing robot PR-9\n## Technical data\nThe PR-9 palletizing robot has a payload of 180 kg.\n"
+        )
+        Shopfloor(settings, use_llm=False, embedder=embedder).ingest([robot])
+        manager.get_by_role("button", name="Re-check open gaps against the index").click()
+        expect(state).to_have_text("answered_now", timeout=180_000)
+        _pick_topic(manager, "T0001")
+        proposal = manager.locator("p", has_text="Answered now, waiting for you").first
+        proposal.wait_for(timeout=30_000)
+        assert "180 kg" in proposal.inner_text() and "PR-9_Palletizing_Robot.md" in proposal.inner_text()
+        manager.screenshot(path=str(screenshots / "manager_topics.png"), full_page=True)
+        manager.get_by_role("button", name="Confirm the new answer").click()
+        expect(state).to_have_text("closed", timeout=30_000)
+        assert "0 open gaps in 0 topics" in figures.inner_text().replace("*", "")
+
+        manager.get_by_role("tab", name="Outcomes").click()
+        manager.get_by_role("button", name="Show the week").click()
+        this_week_closed = manager.locator("#weeks").get_by_test_id("cell-7-5").first  # 8 weeks, the last
+        expect(this_week_closed).to_have_text("1", timeout=30_000)  # one gap closed this week
+        manager.screenshot(path=str(screenshots / "manager_outcomes.png"), full_page=True)
+        manager.get_by_role("tab", name="Policy").click()
+        expect(manager.locator("#rules").get_by_test_id("cell-0-0").first).to_have_text("interlock bypass")
+        expect(manager.locator("#rules").get_by_test_id("cell-0-5").first).to_have_text("1")  # fired once
+        manager.get_by_role("tab", name="Map").click()
+        manager.wait_for_timeout(1500)
+        manager.screenshot(path=str(screenshots / "manager_map.png"), full_page=True)
+        browser.close()
+    events = [e.action for e in Shopfloor(settings, use_llm=False).topic_history("T0001")]
+    assert events == ["opened", "assign", "propose", "confirm"]
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from assistant.policy import Policy, Rule, load_policy
 from indexes.store import IndexStore
 from shopfloor.errors import ShopfloorError
@@ -22,9 +24,11 @@ from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.answering import Answer, Assistant, Turn
+    from assistant.coverage import Coverage, Locator
     from assistant.evidence import Evidence
     from assistant.gaps import Figures, GapLog
     from assistant.knowledge_map import Topic
+    from assistant.outcomes import WeekFigures
     from assistant.retrieval import Filters
     from assistant.topics import TopicBook, TopicEvent
     from indexes.embedding import Embedder
@@ -43,11 +47,50 @@ class Logged:
 
 @dataclass
 class GapReport:
-    """The knowledge map as it stands: open gaps by topic, the answer-rate figures, questions per day."""
+    """The knowledge map as it stands: every question of the period by topic, where the documents
+    carry each topic, the answer-rate figures, questions per day."""
 
-    topics: list[Topic]
+    topics: list[Topic]  # most open gaps first; those with an id have, or had, gaps: work items
     figures: Figures
     daily: list[tuple[str, int, int]]  # (day, answered, not answered)
+    coverage: Coverage
+
+    @property
+    def work(self) -> list[Topic]:
+        return [t for t in self.topics if t.id]
+
+    @property
+    def open_topics(self) -> list[Topic]:
+        """Work items with open gaps."""
+        return [t for t in self.topics if t.id and t.count]
+
+
+@dataclass
+class ClosedTopic:
+    """A gap the documentation now covers."""
+
+    id: str
+    label: str
+    at: str
+    days_open: float | None
+
+
+@dataclass
+class WeeklyReport:
+    """The figures for the tier meeting: one week, the trend up to it, the map of its period."""
+
+    week: str
+    trend: list[WeekFigures]  # oldest first, ending with `week`
+    by_equipment: list[tuple[str, WeekFigures]]
+    open_topics: list[Topic]  # work items with open gaps, most gaps first
+    closed: list[ClosedTopic]  # closed in `week`
+    stale_documents: list[DocumentUsage]  # thumbs down on their answers, never cited, or unsearchable pages
+    coverage: Coverage
+    rules: list[RuleUse]
+
+    @property
+    def current(self) -> WeekFigures:
+        return self.trend[-1]
 
 
 @dataclass
@@ -190,28 +233,88 @@ class Shopfloor:
 
     # The manager's knowledge map.
 
-    def gap_report(self, since: str | None = None) -> GapReport:
-        from assistant.knowledge_map import group_gaps
+    def gap_report(self, since: str | None = None, rows_by: str = "equipment") -> GapReport:
+        """Every question since a date grouped into topics; topics with gaps keep their id, state and
+        owner as questions join them; the coverage of the most asked topics by equipment or document."""
+        from assistant.coverage import coverage
+        from assistant.knowledge_map import group_questions
 
         since = parse_since(since)
         gap_log = self.gap_log
-        topics = group_gaps(gap_log.open_gaps(since), self.embedder)
-        self.topic_book.sync(topics)  # each topic keeps its id, state and owner as questions join it
-        return GapReport(topics, gap_log.figures(since), gap_log.daily_counts(since))
+        topics = group_questions(gap_log.questions(since), self._question_vectors)
+        self.topic_book.sync(topics)
+        topics.sort(key=lambda t: (-t.count, not t.id, -t.asked, t.label))
+        cover = coverage(topics, self.locator(), rows_by)
+        return GapReport(topics, gap_log.figures(since), gap_log.daily_counts(since), cover)
+
+    def _question_vectors(self, texts: list[str]) -> np.ndarray:
+        return self.gap_log.question_vectors(texts, self.embedder.embed_texts)
+
+    def locator(self) -> Locator:
+        """Places questions on the map by the equipment tags of the indexed documents."""
+        from assistant.coverage import Locator
+
+        equipment = {}
+        for d in self.documents():
+            if d.tags.get("equipment"):
+                equipment[d.doc_id] = equipment[Path(d.source).name] = d.tags["equipment"]
+        return Locator(equipment)
 
     def recheck_gaps(self, since: str | None = None) -> Recheck:
         """Ask each open or assigned topic's central question again. A topic the live index now
         answers moves to "answered now", with the answer and its citation, for the manager to confirm
         or reject: a re-check never closes a gap by itself."""
-        topics = [t for t in self.gap_report(since).topics if t.state in ("open", "assigned", "documented")]
+        working = ("open", "assigned", "documented")
+        topics = [t for t in self.gap_report(since).work if t.state in working and t.count]
         answered = []
         for topic in topics:
-            answer = self.assistant.ask(topic.label)
+            answer = self.assistant.ask(topic.question)
             if answer.answered:
                 cited = "; ".join(f"{c.file} p. {c.page}" if c.page else c.file for c in answer.citations)
                 self.topic_book.propose(topic.id, f"{answer.answer} ({cited})" if cited else answer.answer)
                 answered.append(topic.id)
         return Recheck(len(topics), answered)
+
+    def weekly_report(self, week: str | None = None, weeks: int = 8) -> WeeklyReport:
+        """The week's figures (default: this week) beside the weeks before it, per equipment and
+        overall, the open topics with their owners, the gaps closed, the documents going stale."""
+        from assistant.outcomes import (
+            CLOSING_ACTIONS,
+            by_row,
+            days_between,
+            iso_week,
+            week_start,
+            weekly,
+            weeks_until,
+        )
+
+        week = iso_week(dt.date.today()) if week is None else iso_week(week_start(week))
+        trend_weeks = weeks_until(week, weeks)
+        start = week_start(trend_weeks[0]).isoformat()
+        report = self.gap_report(start)
+        questions = [q for t in report.topics for q in t.questions]
+        minutes = self.settings.technician_minutes
+        changes = self.topic_book.changes(start)
+        closed = [
+            ClosedTopic(c.topic_id, self.topic_book.get(c.topic_id).label, c.at, days_between(c.first_asked, c.at))
+            for c in changes
+            if c.action in CLOSING_ACTIONS and iso_week(c.at) == week
+        ]
+        stale = [
+            u
+            for u in self.document_usage(start)
+            if u.cited == 0 or u.unsearchable_pages or (u.thumbs_down and u.thumbs_down >= 0.2 * u.cited)
+        ]
+        return WeeklyReport(
+            week=week,
+            trend=weekly(trend_weeks, questions, changes, minutes),
+            by_equipment=by_row(week, questions, self.locator().equipment, minutes),
+            open_topics=report.open_topics,
+            closed=closed,
+            stale_documents=sorted(stale, key=lambda u: (-u.thumbs_down, u.cited, u.doc_id)),
+            coverage=report.coverage,
+            rules=self.policy_rules(start),
+        )
 
     def has_open_topics(self) -> bool:
         """Whether anything is left for a re-check to ask (cheap: no model is loaded)."""
@@ -233,6 +336,10 @@ class Shopfloor:
         self, topic_id: str, owner: str, who: str, due: str | None = None, note: str | None = None
     ) -> None:
         self.topic_book.assign(topic_id, owner, who, due=parse_since(due, "due"), note=note)
+
+    def mark_documented(self, topic_ids: Sequence[str], who: str, documents: list[str]) -> None:
+        for topic_id in topic_ids:
+            self.topic_book.document(topic_id, who, documents)
 
     def close_topic(self, topic_id: str, who: str, note: str | None = None) -> None:
         self.topic_book.close(topic_id, who, note)
@@ -274,11 +381,19 @@ class Shopfloor:
         tags: dict[str, str] | None = None,
         replaces: Sequence[str] = (),
         progress: Progress | None = None,
+        for_topics: Sequence[str] = (),
+        who: str = "ingest",
     ) -> IngestReport:
+        """Ingest; the topics named (knowledge-map ids) become "documented" by what was ingested."""
         from ingest.pipeline import IngestRun
 
+        for topic_id in for_topics:
+            self.topic_book.check_can_document(topic_id)
         run = IngestRun(self.settings, self.store, progress=progress, embedder=self._embedder)
         report = run.run(paths, tags=tags, remove=list(replaces))
+        written = [o.doc_id for o in report.outcomes if o.status in ("ingested", "replaced", "unchanged")]
+        if for_topics and written:
+            self.mark_documented(for_topics, who, written)
         # The re-check after an ingest embeds with the model the ingest loaded, not a second copy.
         self._embedder = self._embedder or run.loaded_embedder
         return report

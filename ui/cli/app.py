@@ -7,6 +7,7 @@ module of its own, thin over ui/usecases.py.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import sys
@@ -76,6 +77,14 @@ def question_lines(path: Path) -> list[str]:
         return [json.loads(line)["question"] if line.startswith("{") else line for line in lines]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ShopfloorError(f"{path}: a JSON line without a question") from None
+
+
+def who_am_i() -> str:
+    """Who the audit trail names for a change made from this command line."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _offline_environment() -> None:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from shopfloor.settings import load_settings
-from ui.cli.app import IndexOption, app, err, out, parse_tags
+from ui.cli.app import IndexOption, app, err, out, parse_tags, who_am_i
 from ui.usecases import Shopfloor
 
 
@@ -63,6 +63,10 @@ def ingest(
     no_recheck: Annotated[
         bool, typer.Option("--no-recheck", help="Do not ask the open knowledge-gap topics again afterwards.")
     ] = False,
+    for_topic: Annotated[
+        list[str] | None,
+        typer.Option("--for-topic", help="Knowledge-map topic (T0003) these documents answer: it becomes documented."),
+    ] = None,
     ocr: Annotated[
         str | None,
         typer.Option(
@@ -84,14 +88,21 @@ def ingest(
       shopfloor ingest sample_docs/
       shopfloor ingest manuals/press/ --tag equipment=HP-200 --tag line=3
       shopfloor ingest SOP-12_revD.pdf --replaces SOP-12_revC.pdf
+      shopfloor ingest PR-9_payload_table.pdf --for-topic T0003
     """
+
     settings = load_settings(index_dir=index, ocr=ocr)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} docs")]
     columns += [TextColumn("{task.fields[rates]}"), TimeElapsedColumn()]
     shopfloor = Shopfloor(settings)
     with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
         report = shopfloor.ingest(
-            paths, tags=parse_tags(tag or []), replaces=replaces or [], progress=_BarProgress(bar)
+            paths,
+            tags=parse_tags(tag or []),
+            replaces=replaces or [],
+            progress=_BarProgress(bar),
+            for_topics=for_topic or [],
+            who=who_am_i(),
         )
     for notice in report.notices:
         err.print(f"note: {notice}", markup=False, highlight=False)
@@ -114,7 +125,7 @@ def ingest(
     table.add_row(*counts, str(report.pages), str(report.ocr_pages), str(report.chunks), f"{report.seconds:.1f}")
     out.print(table)
     changed = sum(report.count(s) for s in ("ingested", "replaced", "removed"))
-    if changed and not no_recheck and shopfloor.has_open_topics():
+    if (changed or for_topic) and not no_recheck and shopfloor.has_open_topics():
         result = shopfloor.recheck_gaps()
         waiting = f": {', '.join(result.answered)}; confirm in `shopfloor gaps`" if result.answered else ""
         err.print(f"rechecked {result.checked} open topics: {len(result.answered)} answered now{waiting}")

@@ -3,7 +3,6 @@ their lifecycle (assign, close, won't document, reopen) with its audit trail (hi
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import typer
 from rich.table import Table
 
 from shopfloor.settings import load_settings
-from ui.cli.app import IndexOption, app, err, out
+from ui.cli.app import IndexOption, app, err, out, who_am_i
 from ui.usecases import Shopfloor
 
 if TYPE_CHECKING:
@@ -24,13 +23,6 @@ if TYPE_CHECKING:
 gaps_app = typer.Typer(help="The knowledge map: open gaps by topic, and the work on each topic.")
 app.add_typer(gaps_app, name="gaps")
 ByOption = Annotated[str, typer.Option("--by", help="Who makes the change (the audit trail names them).")]
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 @gaps_app.callback(invoke_without_command=True)
@@ -47,8 +39,8 @@ def gaps(
     ] = False,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="With --recheck: judge by retrieval alone.")] = False,
 ) -> None:
-    """The knowledge map: unanswered questions grouped into topics (each with a stable id, a state and
-    an owner), to decide which manuals to write.
+    """The knowledge map's open topics: unanswered questions grouped with the questions like them
+    (each topic with a stable id, a state and an owner), to decide which manuals to write.
 
     Examples:
       shopfloor gaps --since 2026-11-01
@@ -69,13 +61,13 @@ def gaps(
         report = shopfloor.gap_report(since)
     finally:
         shopfloor.close()
-    _print_topics(report.topics, fmt)
+    _print_topics(report.open_topics, fmt)
     if fmt == "table":
         f = report.figures
         out.print(
             f"{f.questions} questions, {f.answered_pct:.0f}% answered, "
             f"{f.thumbs_down_pct:.0f}% thumbs down, median {f.median_latency_s:.1f} s; "
-            f"{f.open_gaps} open gaps in {len(report.topics)} topics"
+            f"{f.open_gaps} open gaps in {len(report.open_topics)} topics"
         )
 
 
@@ -90,7 +82,8 @@ def _print_topics(topics: list[Topic], fmt: str) -> None:
                 "topic": t.label,
                 "count": t.count,
             }
-            record |= {"kinds": t.kinds, "proposal": t.proposal, "examples": t.examples, "first_seen": t.first_seen}
+            record |= {"question": t.question, "asked": t.asked, "kinds": t.kinds, "proposal": t.proposal}
+            record |= {"examples": t.examples, "first_seen": t.first_seen}
             record |= {"last_seen": t.last_seen, "equipment": t.equipment, "ids": [g.id for g in t.gaps]}
             typer.echo(json.dumps(record))
     elif fmt == "csv":
@@ -136,7 +129,7 @@ def assign(
     Example:
       shopfloor gaps assign T0003 --owner "J. Weber" --due 2026-12-15 --note "add the PR-9 payload table"
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.assign_topic(topic, owner, who, due=due, note=note), f"{topic} assigned to {owner}")
 
 
@@ -152,7 +145,7 @@ def close(
     Example:
       shopfloor gaps close T0003 --note "SOP-12 rev D, section 4"
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.close_topic(topic, who, note), f"{topic} closed")
 
 
@@ -168,7 +161,7 @@ def wont_document(
     Example:
       shopfloor gaps wont-document T0007 --reason "canteen hours are not for the assistant"
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.wont_document(topic, who, reason), f"{topic} will not be documented")
 
 
@@ -184,7 +177,7 @@ def reopen(
     Example:
       shopfloor gaps reopen T0003 --note "operators still ask after rev D"
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.reopen_topic(topic, who, note), f"{topic} reopened")
 
 
@@ -227,7 +220,7 @@ def confirm(topic: TopicArgument, by: ByOption = "", index: IndexOption = None) 
     Example:
       shopfloor gaps confirm T0003
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.confirm_topic(topic, who), f"{topic} confirmed and closed")
 
 
@@ -243,7 +236,7 @@ def reject(
     Example:
       shopfloor gaps reject T0003 --note "cites the old revision"
     """
-    who = by or _who()
+    who = by or who_am_i()
     _change(index, lambda s: s.reject_topic(topic, who, note), f"{topic}: answer rejected")
 
 

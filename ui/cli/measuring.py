@@ -177,3 +177,42 @@ def bench_ask(
 def _default_bench_paths() -> list[Path]:
     shared = Path(__file__).resolve().parents[3] / "shared" / "corpus"
     return [shared] if shared.is_dir() else [Path("sample_docs")]
+
+
+@bench_app.command("map")
+def bench_map(
+    questions: Annotated[int, typer.Option("--questions", min=1, help="Questions in the generated log.")] = 50_000,
+    distinct: Annotated[int, typer.Option("--distinct", min=1, help="Distinct phrasings among them.")] = 5_000,
+    index: IndexOption = None,
+) -> None:
+    """Time the knowledge map and the manager's view over a long generated gap log (in a temporary
+    home: the real log is not touched): the first map (it embeds each distinct question once), then
+    the map, the manager view's load and the weekly report as they run every time.
+
+    Example:
+      shopfloor bench map --questions 50000 --index /srv/shopfloor/index
+    """
+    import tempfile
+
+    from ui.map_benchmark import measure_map
+
+    with tempfile.TemporaryDirectory(prefix="shopfloor-bench-map-") as home:
+        shopfloor = Shopfloor(load_settings(home=Path(home), index_dir=index), use_llm=False)
+        try:
+            t = measure_map(shopfloor, questions, distinct)
+        finally:
+            shopfloor.close()
+    table = Table(title=f"Knowledge map over {t.questions:,} questions ({t.distinct:,} distinct)")
+    for column in ("measure", "value"):
+        table.add_column(column)
+    rows = [
+        ("topics (with an id: work items)", f"{t.topics:,} ({t.work_topics:,})"),
+        ("write the log", f"{t.write_log_s:.1f} s"),
+        ("first map (embeds the distinct questions)", f"{t.first_map_s:.1f} s"),
+        ("map, every refresh", f"{t.map_s:.2f} s"),
+        ("manager view load (map, chart, tables)", f"{t.view_load_s:.2f} s"),
+        ("weekly report (HTML)", f"{t.weekly_report_s:.2f} s"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
