@@ -65,11 +65,11 @@ class Locator:
         self._named = [(n, re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.IGNORECASE)) for n in names]
 
     def document(self, q: LoggedQuestion) -> str:
-        if q.cited:
-            return q.cited[0]
-        if not q.sources or q.reason.startswith("no relevant passage"):  # nothing it retrieved was near
+        if q.first_cited:
+            return q.first_cited
+        if not q.first_source or q.reason.startswith("no relevant passage"):  # nothing it retrieved was near
             return UNKNOWN
-        return str(q.sources[0]["file"])
+        return q.first_source
 
     def equipment(self, q: LoggedQuestion) -> str:
         if q.equipment:

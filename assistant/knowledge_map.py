@@ -117,16 +117,17 @@ def group_questions(
     if len(keys) > seeds:  # the long tail joins the topic whose centre is nearest
         centres = np.stack([_unit(vectors[:seeds][labels[:seeds] == g].mean(axis=0)) for g in groups])
         labels[seeds:] = np.asarray(groups)[np.argmax(vectors[seeds:] @ centres.T, axis=1)]
-    topics = []
+    topics, phrasings = [], []
     for group in groups:
         members = np.flatnonzero(labels == group).tolist()
+        phrasings.append([keys[i] for i in members])
         asked = [q for i in members for q in by_key[keys[i]]]
         with_gaps = [i for i in members if any(q.open for q in by_key[keys[i]])] or members
         centre = vectors[members].mean(axis=0)
         central = max(with_gaps, key=lambda i: (float(vectors[i] @ centre), keys[i]))
         question = by_key[keys[central]][0].question
         topics.append(Topic(label=question, question=question, questions=sorted(asked, key=lambda q: q.id)))
-    _name_by_terms(topics)
+    _name_by_terms(topics, phrasings)
     return sorted(topics, key=lambda t: (-t.count, -t.asked, t.first_seen, t.label))
 
 
@@ -134,14 +135,15 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / (np.linalg.norm(vector) or 1.0)
 
 
-def _name_by_terms(topics: list[Topic]) -> None:
+def _name_by_terms(topics: list[Topic], phrasings: list[list[str]]) -> None:
     """Label each topic by the terms that set its questions apart from the other topics' (TF-IDF,
     scikit-learn); a topic with no distinctive term keeps its central question as label."""
     if len(topics) < 2:
         return
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    documents = [" ".join(q.question for q in t.questions) for t in topics]
+    # Each distinct phrasing once: a topic's name should not cost a pass over every time it was asked.
+    documents = [" ".join(keys) for keys in phrasings]
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     stop_words = sorted(ENGLISH_STOP_WORDS | set(_ASKING_WORDS.split()))
