@@ -55,9 +55,9 @@ class Coverage:
 
 class Locator:
     """Where a question belongs on the map. Its equipment: the one the operator chose, else one the
-    question names, else the equipment tag of the document its answer cited, else of the document
-    retrieved first. Its document: the one cited, else the one retrieved first, when anything
-    retrieved was near the question."""
+    question names, else the equipment tag of the document its answer cited; never guessed from a
+    passage that did not answer. Its document: the one cited, else the one that came closest (the
+    first retrieved, when anything retrieved was near the question): the manual a gap sits beside."""
 
     def __init__(self, equipment_of_document: dict[str, str]) -> None:
         self._equipment_of = equipment_of_document
@@ -75,7 +75,7 @@ class Locator:
         if q.equipment:
             return q.equipment
         named = next((name for name, pattern in self._named if pattern.search(q.question)), None)
-        return named or self._equipment_of.get(self.document(q), UNKNOWN)
+        return named or self._equipment_of.get(q.first_cited or "", UNKNOWN)
 
     def row_of(self, rows_by: str) -> Callable[[LoggedQuestion], str]:
         return self.equipment if rows_by == "equipment" else self.document

@@ -186,11 +186,27 @@ def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_i
         manager.get_by_text("What system pressure do I set at start-up").filter(visible=True).first.wait_for(
             timeout=60_000
         )
-        manager.screenshot(path=str(screenshots / "manager_view.png"), full_page=True)
         browser.close()
     gaps = GapLog(settings.gaps_db).open_gaps()
     downvoted = [g for g in gaps if g.terminal == "T-E2E"]
     assert downvoted and downvoted[0].reason == "operator marked it unhelpful: also need the warm-up time"
+
+
+MAP_MANUALS = (
+    "AC-75_Air_Compressor_Maintenance.md",
+    "HP-200_Hydraulic_Press_SOP.pdf",
+    "CL-400_CNC_Lathe_Operator_Manual.pdf",
+    "FL-25_Forklift_Daily_Check.docx",
+)
+# A morning on the floor, for the map (asked without the LLM: the manual's lines answer).
+FLOOR_QUESTIONS = (
+    "How often must the hydraulic oil of the HP-200 press be changed?", "hydraulic oil change interval press",
+    "What torque for the ram guide bolts?", "ram guide bolt torque HP-200", "spare fuse for the HP-200?",
+    "which fuse goes in the HP-200 control box", "How long is the spindle warm-up on the CL-400 lathe?",
+    "lathe spindle warm up time", "What coolant concentration should the lathe run?", "CL-400 chuck jaw part number",
+    "forklift tyre pressure", "FL-25 tire pressure?", "FL-25 daily check before the shift",
+    "AC-75 compressor air filter change", "how often drain the compressor tank", "canteen opening hours?",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +225,9 @@ def loop_server(llm_settings, embedder, tmp_path_factory):
         'direct_to = "the shift supervisor"\n'
     )
     settings = load_settings(home=home, index_dir=home / "index", policy_file=policy)
-    Shopfloor(settings, use_llm=False, embedder=embedder).ingest([SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md"])
+    floor = Shopfloor(settings, use_llm=False, embedder=embedder)
+    for name in MAP_MANUALS:
+        floor.ingest([SAMPLE_DOCS / name], tags={"equipment": name.split("_")[0]})
     with _serving(settings) as base:
         yield base, settings
 
@@ -286,13 +304,28 @@ def test_the_manager_turns_a_gap_into_a_task_and_confirms_it_closed(loop_server,
         manager.get_by_role("button", name="Show the week").click()
         this_week_closed = manager.locator("#weeks").get_by_test_id("cell-7-5").first  # 8 weeks, the last
         expect(this_week_closed).to_have_text("1", timeout=30_000)  # one gap closed this week
-        manager.screenshot(path=str(screenshots / "manager_outcomes.png"), full_page=True)
         manager.get_by_role("tab", name="Policy").click()
         expect(manager.locator("#rules").get_by_test_id("cell-0-0").first).to_have_text("interlock bypass")
         expect(manager.locator("#rules").get_by_test_id("cell-0-5").first).to_have_text("1")  # fired once
+        floor = Shopfloor(settings, use_llm=False, embedder=embedder)
+        for number, asked in enumerate(FLOOR_QUESTIONS):
+            logged = floor.ask(asked, terminal=f"T{number % 4 + 1}")
+            if "fuse goes" in asked or "chuck" in asked:
+                floor.feedback(logged.question_id, helpful=False, reason="not what I asked")
         manager.get_by_role("tab", name="Map").click()
-        manager.wait_for_timeout(1500)
+        manager.get_by_role("button", name="Refresh").click()
+        expect(manager.locator("#coverage").get_by_test_id("cell-0-0").first).to_have_text("HP-200", timeout=60_000)
+        manager.locator("#coverage").get_by_test_id("cell-0-1").first.click()
+        drilled = manager.locator("#cell-questions").get_by_test_id("cell-0-4").first
+        expect(drilled).not_to_have_text("", timeout=30_000)  # the cell's questions, their answers, passages
+        manager.wait_for_timeout(1000)
         manager.screenshot(path=str(screenshots / "manager_map.png"), full_page=True)
+        manager.get_by_role("tab", name="Outcomes").click()
+        manager.get_by_role("button", name="Show the week").click()
+        expect(manager.locator("#weeks").get_by_test_id("cell-7-1").first).to_have_text(
+            str(len(FLOOR_QUESTIONS) + 1), timeout=30_000
+        )  # this week's questions: the floor's and the PR-9 one (the directed one is no question to the map)
+        manager.screenshot(path=str(screenshots / "manager_outcomes.png"), full_page=True)
         browser.close()
     events = [e.action for e in Shopfloor(settings, use_llm=False).topic_history("T0001")]
     assert events == ["opened", "assign", "propose", "confirm"]

@@ -14,6 +14,10 @@ from assistant.outcomes import WeekFigures
 _LABEL_CHARS = 32
 
 
+def gaps_text(count: int) -> str:
+    return f"{count} gap" if count == 1 else f"{count} gaps"
+
+
 def _short(text: str) -> str:
     return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
 
@@ -33,7 +37,7 @@ def coverage_figure(coverage: Coverage) -> Figure:
         share[rows.index(row), column] = cell.answered_share
     image = axes.imshow(np.ma.masked_invalid(share), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     for (row, column), cell in coverage.cells.items():
-        text = f"{cell.asked}" + (f"\n{cell.open_gaps} gap" if cell.open_gaps else "")
+        text = f"{cell.asked}" + (f"\n{gaps_text(cell.open_gaps)}" if cell.open_gaps else "")
         dark = not 0.25 <= cell.answered_share <= 0.85  # the ends of the colour scale are deep
         colour = "white" if dark else "black"
         axes.text(column, rows.index(row), text, ha="center", va="center", fontsize=7, color=colour, parse_math=False)

@@ -17,7 +17,7 @@ from assistant.coverage import Coverage
 from assistant.gaps import LoggedQuestion
 from assistant.knowledge_map import Topic, write_csv
 from shopfloor.errors import ShopfloorError
-from ui.charts import coverage_figure, trend_figure
+from ui.charts import coverage_figure, gaps_text, trend_figure
 from ui.operator_view import as_text
 from ui.usecases import GapReport, Shopfloor
 
@@ -45,7 +45,9 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
             heat_map = gr.Plot(label="Share answered by topic (colour), questions asked and open gaps (numbers)")
             gr.Markdown("Pick a cell to see its questions, their answers or why none, and the passages retrieved.")
             coverage_table = gr.Dataframe(interactive=False, wrap=True, elem_id="coverage")
-            cell_questions = gr.Dataframe(headers=QUESTION_COLUMNS, interactive=False, wrap=True)
+            cell_questions = gr.Dataframe(
+                headers=QUESTION_COLUMNS, interactive=False, wrap=True, elem_id="cell-questions"
+            )
         with gr.Tab("Topics"):
             with gr.Row():
                 page = gr.Number(value=1, minimum=1, precision=0, label="Page", scale=1)
@@ -285,15 +287,17 @@ def _find(report: GapReport | None, topic_id: str | None) -> Topic | None:
 
 
 def _coverage_rows(cover: Coverage) -> pd.DataFrame:
-    """The heat map as a table a manager can click: each cell "share answered · asked · gaps"."""
+    """The heat map as a table a manager can click: each cell "share answered of asked · thumbs down ·
+    open gaps"."""
     columns = [cover.rows_by] + [f"{t.id} {t.label}".strip() for t in cover.topics]
     rows = []
     for row in cover.rows:
         cells = []
         for column in range(len(cover.topics)):
             cell = cover.cell(row, column)
-            gaps = f" · {cell.open_gaps} gap" if cell.open_gaps else ""
-            cells.append(f"{100 * cell.answered_share:.0f}% of {cell.asked}{gaps}" if cell.asked else "")
+            down = f" · {100 * cell.thumbs_down_share:.0f}% thumbs down" if cell.thumbs_down_share else ""
+            gaps = f" · {gaps_text(cell.open_gaps)}" if cell.open_gaps else ""
+            cells.append(f"{100 * cell.answered_share:.0f}% of {cell.asked}{down}{gaps}" if cell.asked else "")
         rows.append([row, *cells])
     return pd.DataFrame(rows, columns=columns)
 
