@@ -150,9 +150,33 @@ class Settings(BaseSettings):
     manager_user: str = Field(default="manager", description="Login name of the AI manager's view.")
     manager_password: SecretStr | None = Field(
         default=None,
-        description="Password of the AI manager's view; when unset, `shopfloor serve` makes a random one "
-        "and prints it once on start.",
+        description="Password of the AI manager's view, in clear (a test bench); when neither it nor the hash "
+        "is set, `shopfloor serve` makes a random one and prints it once on start.",
     )
+    manager_password_hash: SecretStr | None = Field(
+        default=None,
+        description="The manager's password as a salted hash from `shopfloor hash-password` (never stored in "
+        "clear); wins over manager_password.",
+    )
+    login_lockout_after: int = Field(
+        default=10, ge=1, description="Failed manager logins in a row from one address before it is locked out."
+    )
+    login_lockout_s: float = Field(default=900, ge=0, description="How long a locked-out address waits, seconds.")
+    login_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Wait before checking a login from an address with two or more failures in a row; doubles "
+        "with each further failure, at most 30 s.",
+    )
+    terminal_pins: dict[str, str] = Field(
+        default_factory=dict,
+        description="Client address -> terminal id. When set, a browser's terminal id comes from its address "
+        "(unknown addresses: web:<address>) and ?terminal= is ignored: it can be typed by anyone.",
+    )
+    tls_certfile: Path | None = Field(
+        default=None, description="TLS certificate (PEM) for `shopfloor serve`; with tls_keyfile, serves https."
+    )
+    tls_keyfile: Path | None = Field(default=None, description="TLS private key (PEM) for tls_certfile.")
 
     @classmethod
     def settings_customise_sources(

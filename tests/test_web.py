@@ -38,15 +38,17 @@ CHROMIUM_ARGS = [
 def _serving(settings) -> Iterator[str]:
     """The real app (LLM, index, gap log) for these settings on a free loopback port."""
     import uvicorn
+    from pydantic import SecretStr
 
+    from ui.login import manager_auth
     from ui.server import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    web = uvicorn.Server(
-        uvicorn.Config(create_app(settings, PASSWORD), host="127.0.0.1", port=port, log_level="warning")
-    )
+    settings = settings.model_copy(update={"manager_password": SecretStr(PASSWORD)})
+    auth, _ = manager_auth(settings)
+    web = uvicorn.Server(uvicorn.Config(create_app(settings, auth), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=web.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -88,13 +90,42 @@ def _status(url: str, method: str = "GET") -> int:
 def test_manager_routes_refuse_without_credentials(server) -> None:
     base, settings = server
     rows_before = GapLog(settings.gaps_db).count()
-    for path in ("/manager/config", "/manager/gradio_api/info", "/manager/gradio_api/upload"):
-        assert _status(base + path, "POST" if path.endswith("upload") else "GET") == 401, path
+    for path in ("/manager/config", "/manager/gradio_api/info"):
+        assert _status(base + path) == 401, path
+    assert _status(base + "/manager/gradio_api/upload", "POST") == 404, "no uploads, logged in or not"
     assert _status(base + "/manager/gradio_api/queue/join", "POST") == 401
     login_page = urllib.request.urlopen(base + "/manager/", timeout=30).read().decode()
     for secret in ("run_recheck", "mark_resolved", "drill", "canteen"):
         assert secret not in login_page
     assert GapLog(settings.gaps_db).count() == rows_before, "nothing changed"
+
+
+def _login(base: str, password: str) -> tuple[int, float]:
+    """(status, seconds) of one manager login attempt through the real login route."""
+    import urllib.parse
+
+    data = urllib.parse.urlencode({"username": "manager", "password": password}).encode()
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/manager/login", data=data), timeout=60) as r:
+            return int(r.status), time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return int(error.code), time.monotonic() - started
+
+
+def test_guessing_the_manager_password_is_slowed_then_locked_out(llm_settings) -> None:
+    """100 wrong logins in a row used to be answered at once, and the right password still worked."""
+    settings = llm_settings.model_copy(update={"login_lockout_after": 5, "login_lockout_s": 4.0, "login_delay_s": 1.0})
+    with _serving(settings) as base:
+        attempts = [_login(base, f"guess-{n}") for n in range(5)]
+        assert [status for status, _ in attempts] == [400] * 5
+        waits = [seconds for _, seconds in attempts]
+        assert waits[0] < 1.0 and waits[2] >= 1.0 and waits[3] >= 2.0 and waits[4] >= 4.0, waits
+        assert _login(base, PASSWORD)[0] == 429, "locked out: the right password is not even checked"
+        assert _login(base, "guess-6")[0] == 429
+        time.sleep(4.5)
+        assert _login(base, PASSWORD)[0] == 200, "the lockout ends"
+        assert _login(base, "one slip")[1] < 1.0, "a success starts the count again"
 
 
 def test_the_operator_app_cannot_call_manager_functions(server) -> None:
@@ -106,11 +137,26 @@ def test_the_operator_app_cannot_call_manager_functions(server) -> None:
     assert GapLog(settings.gaps_db).count() == rows_before
 
 
-def test_files_are_served_only_from_the_indexed_documents(server) -> None:
+def test_the_operator_app_serves_no_files_takes_no_uploads_and_describes_no_api(server) -> None:
+    """Gradio serves uploads, files and its API description by default; the operator page needs none."""
     base, settings = server
-    pdf = settings.index_path  # any real path on this machine
-    for target in ("/etc/passwd", "../../etc/passwd", str(pdf), str(ROOT / "pyproject.toml")):
-        assert _status(f"{base}/gradio_api/file={target}") in (403, 404), target
+    assert _status(f"{base}/") == 200 and _status(f"{base}/config") == 200
+    for target in ("/etc/passwd", "../../etc/passwd", str(settings.index_path), str(ROOT / "pyproject.toml")):
+        assert _status(f"{base}/gradio_api/file={target}") == 404, target
+    upload = urllib.request.Request(
+        f"{base}/gradio_api/upload",
+        data=b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.html"\r\n\r\n<script>\r\n--b--\r\n',
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(upload, timeout=30)
+        raise AssertionError("the upload was taken")
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
+    for path in ("/gradio_api/info", "/gradio_api/openapi.json", "/openapi.json", "/docs", "/monitoring",
+                 "/gradio_api/upload_progress", "/gradio_api/mcp/sse"):  # fmt: skip
+        assert _status(base + path) == 404, path
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -165,7 +211,7 @@ def test_operator_asks_opens_the_page_gives_a_thumbs_down_and_the_manager_sees_i
         chip = page.locator("#sources label").first
         assert "HP-200_Hydraulic_Press_SOP.pdf · page 2" in chip.inner_text()
         chip.click()
-        page.locator("img[src*='gradio_api/file']").first.wait_for(timeout=60_000)
+        page.locator("#page-picture img[src^='data:image/webp;base64,']").first.wait_for(timeout=60_000)
         page.screenshot(path=str(screenshots / "operator_view.png"), full_page=True)
         page.get_by_label("Dislike").first.click()
         page.get_by_placeholder("What was wrong? (optional)").fill("also need the warm-up time")
@@ -209,6 +255,17 @@ FLOOR_QUESTIONS = (
 )  # fmt: skip
 
 
+# A manual with markup in it: none of it may become an element on a terminal's page.
+TRAP = "http://127.0.0.1:9"
+HOSTILE_NOTES = f"""# W9 welding fixture notes
+## Clamp pressure
+The W9 fixture clamp pressure is 6 bar. <img src="{TRAP}/html.png"> See ![diagram]({TRAP}/md.png) and
+[the vendor page]({TRAP}/link), or {TRAP}/bare for the data sheet.
+
+WARNING: <img src=x onerror="document.title='pwned'"> keep hands clear of the W9 clamp while it closes.
+"""
+
+
 @pytest.fixture(scope="module")
 def loop_server(llm_settings, embedder, tmp_path_factory):
     """The app over one manual, with its own gap log and a policy file; the bundled model shared."""
@@ -228,6 +285,9 @@ def loop_server(llm_settings, embedder, tmp_path_factory):
     floor = Shopfloor(settings, use_llm=False, embedder=embedder)
     for name in MAP_MANUALS:
         floor.ingest([SAMPLE_DOCS / name], tags={"equipment": name.split("_")[0]})
+    hostile = home / "W9_Fixture_Notes.md"
+    hostile.write_text(HOSTILE_NOTES)
+    floor.ingest([hostile], tags={"equipment": "W9"})
     with _serving(settings) as base:
         yield base, settings
 
@@ -326,6 +386,34 @@ def test_the_manager_turns_a_gap_into_a_task_and_confirms_it_closed(loop_server,
             str(len(FLOOR_QUESTIONS) + 1), timeout=30_000
         )  # this week's questions: the floor's and the PR-9 one (the directed one is no question to the map)
         manager.screenshot(path=str(screenshots / "manager_outcomes.png"), full_page=True)
+
+        # The audit trail's export: behind the manager's login, nowhere else.
+        manager.get_by_role("tab", name="Topics").click()
+        manager.get_by_role("button", name="Export audit trail (CSV)").click()
+        link = manager.locator("#download a").first
+        link.wait_for(timeout=30_000)
+        href = link.get_attribute("href") or ""
+        assert "/manager/gradio_api/file=" in href and href.endswith(".csv"), href
+        path = href[href.index("/manager/") :]
+        assert manager.request.get(base + path).status == 200
+        assert _status(base + path) in (401, 403), "no export without the manager's login"
+        assert _status(base + path.removeprefix("/manager")) == 404, "the operator app serves no exports"
+
+        # A manual's markup reaches the terminal as text: nothing rendered, nothing fetched.
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        page.get_by_role("button", name="New conversation").click()
+        page.get_by_placeholder("Type your question…").fill("W9 fixture clamp pressure?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.locator("#sources label").or_(page.get_by_text("Not found in the manuals")).first.wait_for(timeout=180_000)
+        if page.locator("#sources label").count():
+            page.locator("#sources label").first.click()
+            page.wait_for_timeout(1500)
+        chat = page.locator("#chat").inner_text()
+        assert "<img" in chat or "<img" in page.locator("body").inner_text(), "the markup is shown as text"
+        assert page.locator("#chat img, #chat a[href*='127.0.0.1:9'], .prose img[src*='127.0.0.1']").count() == 0
+        assert page.locator("a[href*='127.0.0.1:9']").count() == 0 and page.title() != "pwned"
+        assert not [url for url in fetched if url.startswith(TRAP)], fetched
         browser.close()
     events = [e.action for e in Shopfloor(settings, use_llm=False).topic_history("T0001")]
     assert events == ["opened", "assign", "propose", "confirm"]

@@ -30,7 +30,10 @@ QUESTION_COLUMNS = ["asked", "terminal", "equipment", "kind", "question", "answe
 def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
     # Exports are written on request into this process's private folder, one file per kind.
     export_dir = tempfile.TemporaryDirectory(prefix="shopfloor-manager-")  # held by the handlers below
-    with gr.Blocks(title="Shopfloor Assistant — knowledge map", analytics_enabled=False) as view:
+    # Gradio keeps a copy of each download in its cache: removed within 15 minutes, checked every 5.
+    with gr.Blocks(
+        title="Shopfloor Assistant — knowledge map", analytics_enabled=False, delete_cache=(300, 900)
+    ) as view:
         report_state = gr.State(None)  # the GapReport on screen
         gr.Markdown(
             "# Knowledge map\nWhat the floor asks, where the manuals answer it, and the work on what they lack."
@@ -102,7 +105,7 @@ def build_manager_view(shopfloor: Shopfloor) -> gr.Blocks:
                 interactive=False,
                 elem_id="rules",
             )
-        download = gr.File(label="Download", visible=False, interactive=False)
+        download = gr.File(label="Download", visible=False, interactive=False, elem_id="download")
 
         def load(since_text: str, rows: str, page_number: float | None):
             try:

@@ -3,9 +3,12 @@ passage and a picture of its page, thumbs up/down, filters, a terminal id, no lo
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import logging
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ CSS = """
 button { min-height: 56px !important; font-size: 20px !important; }
 textarea, input { font-size: 20px !important; }
 .safety { background: #ffe066; border-left: 8px solid #d9480f; padding: 8px 12px; font-weight: 600; }
+#page-picture img.page { max-height: 560px; width: auto; max-width: 100%; border: 1px solid #ced4da; }
 .directed { background: #e7f5ff; border-left: 8px solid #1c7ed6; padding: 8px 12px; font-weight: 600; }
 #sources label { font-size: 18px !important; padding: 12px 16px !important; }
 #chat .message, #chat .message * { font-size: 20px !important; line-height: 1.45 !important; }
@@ -82,19 +86,37 @@ def answer_markdown(answer: Answer) -> str:
     return f"{body}{notices}"
 
 
+def _data_url(image: Any) -> str:
+    """A PIL image as a data: URL (WebP: a page is 60-150 KB)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=80)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# Markdown that would make an element of a manual's text: emphasis, links and images ([..](..),
+# ![..](..)), code; and the web addresses a renderer turns into links by itself.
+_MARKDOWN = re.compile(r"([\\`*_\[\]])")
+_BARE_LINK = re.compile(r"(?i)\b(https?|ftp|www)(:|\.)")
+
+
 def as_text(text: str) -> str:
-    """Document text reaches the page as text: no element of a manual is ever rendered."""
-    return html.escape(text, quote=False).replace("*", "\\*").replace("_", "\\_")
+    """Document text reaches the page as text: no element of a manual is ever rendered (HTML is
+    escaped, Markdown syntax is escaped, addresses are not linked)."""
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+    return _BARE_LINK.sub(r"\1\\\2", escaped)
 
 
-def terminal_id(request: gr.Request) -> str:
+def terminal_id(request: gr.Request, pins: dict[str, str] | None = None) -> str:
     """The terminal a question came from: ?terminal=T7 in its address, else the browser's address.
-    Cut short and kept to plain characters: it is written to the gap log and shown to the manager."""
+    Cut short and kept to plain characters: it is written to the gap log and shown to the manager.
+    Anyone can type ?terminal=: where the plant pins terminals to addresses, the address decides."""
+    host = request.client.host if request.client else ""
+    if pins:
+        return pins.get(host) or (f"web:{host}" if host else "web")
     given = request.query_params.get("terminal") or ""
     cleaned = "".join(c for c in given if c.isalnum() or c in "-_.:")[:40]
     if cleaned:
         return cleaned
-    host = request.client.host if request.client else ""
     return f"web:{host}" if host else "web"
 
 
@@ -116,7 +138,8 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
         sources = gr.Radio([], label="Sources — tap one to open it", elem_id="sources")
         with gr.Row():
             passage = gr.Markdown()
-            picture = gr.Image(label="Page", visible=False, interactive=False, height=560)
+            # The page picture travels inside the page (a data: URL): the operator app serves no files.
+            picture = gr.HTML(visible=False, elem_id="page-picture")
         gr.Examples(shopfloor.suggested_questions(), inputs=question, label="Try asking")
 
         def filter_choices():
@@ -133,7 +156,7 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             request: gr.Request,
         ):
             # The terminal id comes with each question (?terminal=T7), so no page-load event can race it.
-            state = state or Conversation(terminal=terminal_id(request))
+            state = state or Conversation(terminal=terminal_id(request, shopfloor.settings.terminal_pins))
             text = (text or "").strip()
             if not text:
                 yield history, state, gr.update(), ""
@@ -165,7 +188,10 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             if picture is not None and picture.note:
                 shown += f"\n\n*{as_text(picture.note)}*"
             image = picture.image if picture is not None else None
-            return shown, gr.update(visible=image is not None, value=image)
+            if image is None:
+                return shown, gr.update(visible=False, value="")
+            alt = html.escape(f"Page {citation.page} of {citation.file}")
+            return shown, gr.update(visible=True, value=f'<img src="{_data_url(image)}" alt="{alt}" class="page">')
 
         def feedback(state: Conversation | None, data: gr.LikeData):
             if state is None:
@@ -183,7 +209,7 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             return "", gr.update(visible=False)
 
         def clear() -> tuple[list[Any], None, Any, str, Any]:
-            return [], None, gr.update(choices=[], value=None), "", gr.update(visible=False, value=None)
+            return [], None, gr.update(choices=[], value=None), "", gr.update(visible=False, value="")
 
         inputs = [question, chat, conversation, tags, docs]
         outputs = [chat, conversation, sources, question]
