@@ -75,6 +75,8 @@ class OcrOptions:
     workers: int = 2
     # Called after each page OCR reads: a scanned manual takes minutes, and the bar should move.
     on_page: Callable[[], None] | None = None
+    # time.monotonic() past which no further page is read (the document's time limit)
+    deadline: float | None = None
 
 
 def tesseract_available() -> bool:
@@ -150,6 +152,8 @@ def _ocr_pages(
     try:
 
         def read(survey: PageSurvey) -> tuple[PageSurvey, str | OcrError]:
+            if options.deadline is not None and time.monotonic() > options.deadline:
+                return survey, OcrError("not read: the document is over its time limit")
             scale = options.dpi / 72
             with PDFIUM_LOCK:
                 image = pdf[survey.index].render(scale=scale, grayscale=True).to_pil()

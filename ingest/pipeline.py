@@ -29,8 +29,8 @@ from indexes.store import IndexSnapshot, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.documents import Chunk, ParsedDocument
 from ingest.ocr import OcrOptions, tesseract_available
-from ingest.readers import read_document
-from shopfloor.errors import DocumentError, ShopfloorError, UnknownDocumentError
+from ingest.readers import ReadLimits, read_document
+from shopfloor.errors import DocumentError, ShopfloorError, UnknownDocumentError, printable
 from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
@@ -114,11 +114,14 @@ def discover(paths: Iterable[Path]) -> tuple[list[Source], list[Outcome]]:
     missing: list[Outcome] = []
     for given in paths:
         if given.is_dir():
-            found = [
-                Source(f, f.relative_to(given).as_posix())
-                for f in sorted(given.rglob("*"))
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(given).parts)
-            ]
+            found = []
+            for f in sorted(given.rglob("*")):
+                if any(part.startswith(".") for part in f.relative_to(given).parts):
+                    continue
+                if f.is_symlink() and (why := _unfollowed_link(f)):
+                    missing.append(Outcome(f.relative_to(given).as_posix(), "skipped", reason=f"{printable(f)}: {why}"))
+                elif f.is_file():
+                    found.append(Source(f, f.relative_to(given).as_posix()))
         elif given.is_file():
             found = [Source(given, given.name)]
         else:
@@ -135,6 +138,19 @@ def discover(paths: Iterable[Path]) -> tuple[list[Source], list[Outcome]]:
                 continue
             sources[source.doc_id] = source
     return list(sources.values()), missing
+
+
+def _unfollowed_link(link: Path) -> str | None:
+    """Why a symbolic link in a folder is not ingested (None: it names a file, which is read)."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:
+        return "a symbolic link loop; skipped"
+    except OSError:
+        return "a broken symbolic link; skipped"
+    if target.is_dir():
+        return "a link to a folder; links to folders are not followed (ingest that folder itself)"
+    return None
 
 
 def file_sha256(path: Path) -> str:
@@ -331,7 +347,7 @@ class IngestRun:
     ) -> tuple[DocumentRecord, list[TextNode]]:
         """Read, clean and chunk one document into nodes (no embedding yet)."""
         started = time.perf_counter()
-        document = read_document(source.path, self._ocr_options)
+        document = read_document(source.path, self._ocr_options, ReadLimits.from_settings(self.settings))
         report.notices += document.notices
         mid = time.perf_counter()
         report.timings["read"] += mid - started - document.ocr_seconds

@@ -6,17 +6,26 @@ DocumentError whose message names the file and the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Callable
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.cleaning import looks_glued, normalize_text
 from ingest.documents import OutlineEntry, Page, ParsedDocument
 from ingest.ocr import OcrOptions, recover_pages
 from ingest.pdf_fonts import PageType, styled_lines
 from shopfloor.errors import DocumentError
+
+if TYPE_CHECKING:
+    from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,57 @@ _DATE = re.compile(
 # A page with fewer letters than this has, for search purposes, no text layer.
 _MIN_PAGE_LETTERS = 20
 _MAX_OUTLINE_TITLE = 150  # longer "bookmarks" are whole sentences, not section titles
+# Deeper than this, HTML is a bomb, not a manual: the parser's tree would recurse past Python's limit.
+_MAX_HTML_DEPTH = 256
+# A DOCX part that unpacks to more than this many times its packed size is a zip bomb.
+_MAX_ZIP_RATIO = 200
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one document may cost to read. Each breach is refused in one line naming the file, the
+    limit and the setting, before the expensive part where it can be (the file's size, a DOCX's
+    unpacked size, HTML's depth, a PDF's page count), else as soon as it shows (characters, time)."""
+
+    file_mb: float = 512
+    unpacked_mb: float = 256
+    pages: int = 5000
+    characters: int = 10_000_000
+    seconds: float = 900
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadLimits:
+        return cls(
+            settings.max_file_mb,
+            settings.max_unpacked_mb,
+            settings.max_pages,
+            settings.max_characters,
+            settings.max_seconds_per_document,
+        )
+
+
+class _Budget:
+    """One document's limits while it is read: the clock started, the characters counted."""
+
+    def __init__(self, path: Path, limits: ReadLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.seconds
+
+    def check_time(self, where: str) -> None:
+        if time.monotonic() > self.deadline:
+            raise DocumentError(
+                self.path,
+                f"reading took over {self.limits.seconds:g} s ({where}); stopped (setting max_seconds_per_document)",
+            )
+
+    def check_characters(self, count: int) -> None:
+        if count > self.limits.characters:
+            raise DocumentError(
+                self.path,
+                f"{count:,} characters of text, over the limit of {self.limits.characters:,} (setting max_characters)",
+            )
 
 
 def find_revision(text: str) -> str | None:
@@ -48,21 +108,35 @@ def _first_heading(text: str) -> str | None:
     return None
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(path: Path, data: bytes, notices: list[str]) -> str:
+    """UTF-8 (or UTF-16 with its mark) as written; anything else by detection (charset-normalizer),
+    said in the summary, never garbled in silence."""
     if not data.strip():
         raise DocumentError(path, "empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
     if b"\x00" in data[:4096]:
         raise DocumentError(path, "binary data, not text")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Windows editors still write cp1252; every byte decodes, so this cannot fail.
-        return data.decode("cp1252", errors="replace")
+    except UnicodeDecodeError as exc:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        encoding = best.encoding if best is not None else "cp1252"
+        notices.append(f"{path.name}: not UTF-8 (byte {exc.start:,}); read as {encoding}")
+        return data.decode(encoding, errors="replace")
 
 
-def read_text(path: Path) -> ParsedDocument:
+def read_text(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     """Plain text and Markdown: one page; Markdown `#` headings are kept for the chunker."""
-    text = normalize_text(_decode(path, path.read_bytes()))
+    budget = budget or _Budget(path, ReadLimits())
+    if path.stat().st_size > 4 * budget.limits.characters:  # more than even 4-byte characters could hold
+        budget.check_characters(path.stat().st_size // 4)
+    notices: list[str] = []
+    text = _decode(path, path.read_bytes(), notices)
+    budget.check_characters(len(text))
+    text = normalize_text(text)
     if not text.strip():
         raise DocumentError(path, "empty file")
     return ParsedDocument(
@@ -70,13 +144,45 @@ def read_text(path: Path) -> ParsedDocument:
         title=_first_heading(text) or path.stem,
         pages=[Page(None, text)],
         revision=find_revision(text[:3000]),
+        notices=notices,
     )
 
 
-def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
+def read_pdf(path: Path, ocr: OcrOptions | None = None, budget: _Budget | None = None) -> ParsedDocument:
     """PDF via pypdf, page by page; a page whose words run together is re-read with PDFium.
 
-    With `ocr`, what the text layer lacks (scans, outlined tables, tick grids) is recovered too."""
+    With `ocr`, what the text layer lacks (scans, outlined tables, tick grids) is recovered too.
+    pypdf's own warnings ("EOF marker not found") name no file: they become this file's notice."""
+    caught: list[str] = []
+    with _library_warnings("pypdf", caught):
+        document = _read_pdf(path, ocr, budget or _Budget(path, ReadLimits()))
+    if caught:
+        distinct = list(dict.fromkeys(caught))
+        more = f" (and {len(distinct) - 3} more)" if len(distinct) > 3 else ""
+        document.notices.insert(0, f"{path.name}: damaged or unusual PDF, read anyway: {'; '.join(distinct[:3])}{more}")
+    return document
+
+
+@contextmanager
+def _library_warnings(name: str, caught: list[str]) -> Iterator[None]:
+    """A library's logged warnings, kept for the file being read instead of printed without it."""
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(record.getMessage()[:200])
+
+    logger = logging.getLogger(name)
+    handler, propagate = _Keep(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _read_pdf(path: Path, ocr: OcrOptions | None, budget: _Budget) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -95,10 +201,17 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
         raise DocumentError(path, f"unsupported PDF feature ({exc})") from None
     if count == 0:
         raise DocumentError(path, "PDF has no pages")
+    if count > budget.limits.pages:
+        raise DocumentError(path, f"{count:,} pages, over the limit of {budget.limits.pages:,} (setting max_pages)")
     labels = _page_labels(reader, count)
     notices: list[str] = []
     types = [PageType() for _ in range(count)]
-    raw_pages = [_extract_page(reader, i, path, notices, types[i]) for i in range(count)]
+    raw_pages, characters = [], 0
+    for i in range(count):
+        budget.check_time(f"at page {i + 1} of {count}")
+        raw_pages.append(_extract_page(reader, i, path, notices, types[i]))
+        characters += len(raw_pages[-1])
+        budget.check_characters(characters)
     # The cause (a font whose word gaps are offsets, not spaces) is document-wide, and a table
     # page can hide it, so one glued page sends the whole document to PDFium.
     if any(looks_glued(raw) for raw in raw_pages):
@@ -111,7 +224,8 @@ def read_pdf(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
         pages.append(Page(i + 1, text, labels[i], styled=styled))
     document = ParsedDocument(path=path, title="", pages=pages, pages_without_text=without_text, notices=notices)
     if ocr is not None:
-        recover_pages(document, ocr)
+        recover_pages(document, dataclasses.replace(ocr, deadline=budget.deadline))
+        budget.check_time("reading its pages by OCR")
     # Said once OCR is done: about the pages it did not read or could not (those have their own line).
     document.notices += [
         f"{path.name}: page {number} has no readable text layer (a scan, or fonts without a character map); "
@@ -218,13 +332,15 @@ def _pdfium_pages(path: Path) -> list[str] | None:
         return None
 
 
-def read_docx(path: Path) -> ParsedDocument:
+def read_docx(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     """DOCX paragraphs and tables in body order; Heading styles become Markdown headings."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     if path.stat().st_size == 0:
         raise DocumentError(path, "empty file (0 bytes)")
+    budget = budget or _Budget(path, ReadLimits())
+    _check_unpacked(path, budget.limits)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -236,11 +352,36 @@ def read_docx(path: Path) -> ParsedDocument:
             lines.append("")
         else:
             lines.append(_docx_paragraph(block))
-    text = normalize_text("\n".join(lines))
+        if len(lines) % 1000 == 0:
+            budget.check_time(f"at block {len(lines):,}")
+    text = "\n".join(lines)
+    budget.check_characters(len(text))
+    text = normalize_text(text)
     if not text.strip():
         raise DocumentError(path, "document has no text")
     title = (document.core_properties.title or "").strip() or _first_heading(text) or path.stem
     return ParsedDocument(path=path, title=title, pages=[Page(None, text)], revision=find_revision(text[:3000]))
+
+
+def _check_unpacked(path: Path, limits: ReadLimits) -> None:
+    """Refused from the zip's own directory, before anything is expanded."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DocumentError(path, f"not a readable DOCX ({type(exc).__name__})") from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > limits.unpacked_mb * _MB:
+        raise DocumentError(
+            path,
+            f"unpacks to {unpacked / _MB:,.0f} MB, over the limit of {limits.unpacked_mb:g} MB "
+            "(setting max_unpacked_mb)",
+        )
+    for m in members:
+        if m.file_size > 10 * _MB and m.file_size > _MAX_ZIP_RATIO * max(m.compress_size, 1):
+            raise DocumentError(
+                path, f"{m.filename} unpacks {m.file_size // max(m.compress_size, 1):,} times its size: a zip bomb"
+            )
 
 
 def _docx_paragraph(paragraph: Any) -> str:
@@ -258,11 +399,18 @@ def _docx_paragraph(paragraph: Any) -> str:
 _HTML_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "pre", "dt", "dd", "caption")
 
 
-def read_html(path: Path) -> ParsedDocument:
+def read_html(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     """HTML block elements in order: headings as Markdown headings, table rows as `a | b` lines."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(_decode(path, path.read_bytes()), "html.parser")
+    budget = budget or _Budget(path, ReadLimits())
+    if path.stat().st_size > 4 * budget.limits.characters:
+        budget.check_characters(path.stat().st_size // 4)
+    notices: list[str] = []
+    markup = _decode(path, path.read_bytes(), notices)
+    budget.check_characters(len(markup))
+    _check_depth(path, markup)
+    soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "nav", "noscript", "template"]):
         tag.decompose()
     lines: list[str] = []
@@ -286,10 +434,44 @@ def read_html(path: Path) -> ParsedDocument:
         title=title or _first_heading(text) or path.stem,
         pages=[Page(None, text)],
         revision=find_revision(text[:3000]),
+        notices=notices,
     )
 
 
-READERS: dict[str, Callable[[Path], ParsedDocument]] = {
+class _DepthProbe(HTMLParser):
+    """How deep elements nest, read as a stream (no tree is built). Elements that close themselves
+    (br, img) or are closed by a sibling (p, li, tr, td) do not deepen the page."""
+
+    _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+    _SIBLINGS = frozenset("p li tr td th dt dd option".split())
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.deepest = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._VOID:
+            return
+        if tag in self._SIBLINGS and self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        self.stack.append(tag)
+        self.deepest = max(self.deepest, len(self.stack))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+
+def _check_depth(path: Path, markup: str) -> None:
+    probe = _DepthProbe()
+    probe.feed(markup)
+    if probe.deepest > _MAX_HTML_DEPTH:
+        raise DocumentError(path, f"elements nest {probe.deepest:,} deep (at most {_MAX_HTML_DEPTH}): not a document")
+
+
+READERS: dict[str, Callable[..., ParsedDocument]] = {
     ".pdf": read_pdf,
     ".md": read_text,
     ".markdown": read_text,
@@ -301,15 +483,21 @@ READERS: dict[str, Callable[[Path], ParsedDocument]] = {
 }
 
 
-def read_document(path: Path, ocr: OcrOptions | None = None) -> ParsedDocument:
+def read_document(path: Path, ocr: OcrOptions | None = None, limits: ReadLimits | None = None) -> ParsedDocument:
     """Dispatch on the file suffix; an unsupported suffix or unreadable file is a DocumentError.
     `ocr` applies to PDFs (the formats whose text can be missing from the file)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         supported = ", ".join(sorted(READERS))
         raise DocumentError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
+    budget = _Budget(path, limits or ReadLimits())
     try:
-        return read_pdf(path, ocr) if reader is read_pdf else reader(path)
+        size = path.stat().st_size
+        if size > budget.limits.file_mb * _MB:
+            raise DocumentError(
+                path, f"{size / _MB:,.0f} MB, over the limit of {budget.limits.file_mb:g} MB (setting max_file_mb)"
+            )
+        return read_pdf(path, ocr, budget) if reader is read_pdf else reader(path, budget)
     except PermissionError:
         raise DocumentError(path, "permission denied") from None
     except FileNotFoundError:

@@ -5,11 +5,16 @@ class ShopfloorError(Exception):
     """Base of every expected failure; the CLI prints str() as one line and exits 1."""
 
 
+def printable(text: object) -> str:
+    """A name as one line: a newline or other control character in a file name is shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class DocumentError(ShopfloorError):
     """A document cannot be read (corrupt, encrypted, empty, unsupported...)."""
 
     def __init__(self, path: object, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable(path)}: {reason}")
         self.path = path
         self.reason = reason
 

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     )
     ocr_dpi: int = Field(default=200, ge=100, le=600, description="Resolution pages are rendered at for OCR.")
     log_level: str = Field(default="WARNING", description="Logging level for diagnostics on stderr.")
+    max_file_mb: float = Field(default=512, gt=0, description="Largest file ingest reads (MB on disk).")
+    max_unpacked_mb: float = Field(
+        default=256, gt=0, description="Most a DOCX may unpack to (MB): a zip bomb is refused before it is expanded."
+    )
+    max_pages: int = Field(default=5000, ge=1, description="Most pages of one PDF.")
+    max_characters: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Most characters of text one document may yield (a 2,000-page manual holds about 4 million).",
+    )
+    max_seconds_per_document: float = Field(
+        default=900, gt=0, description="Longest one document may take to read (OCR included); checked page by page."
+    )
 
     retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(
         default="hybrid", description="hybrid (BM25 + vectors, measured best), bm25 or vector."

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shopfloor.errors import printable
 from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, err, out, parse_tags, who_am_i
 from ui.usecases import Shopfloor
@@ -170,7 +172,8 @@ def docs(
         tags = " ".join(f"{k}={v}" for k, v in r.tags.items())
         unread = sorted(set(r.pages_without_text) | set(r.ocr_pending))
         missing = f"pages {', '.join(map(str, unread))}" if unread else ""
-        table.add_row(r.doc_id, r.title, r.revision or "", str(r.pages), str(r.chunks), tags, r.ingested_at, missing)
+        name, title = _cell(r.doc_id), _cell(r.title)  # a newline or [/markup] in a file name stays text
+        table.add_row(name, title, r.revision or "", str(r.pages), str(r.chunks), tags, r.ingested_at, missing)
     out.print(table)
 
 
@@ -204,5 +207,12 @@ def _print_usage(shopfloor: Shopfloor, since: str | None, as_json: bool) -> None
     for u in rows:
         unread = f"pages {', '.join(map(str, u.unsearchable_pages))}" if u.unsearchable_pages else ""
         cited = str(u.cited) if u.cited else "never"
-        table.add_row(u.doc_id, u.title, u.revision or "", u.ingested_at, cited, str(u.thumbs_down), unread)
+        table.add_row(
+            printable(u.doc_id), printable(u.title), u.revision or "", u.ingested_at, cited, str(u.thumbs_down), unread
+        )
     out.print(table)
+
+
+def _cell(text: str) -> str:
+    """A name as one line of plain text in a rich table."""
+    return escape(printable(text))
