@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -11,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.evidence import Evidence, EvidenceFinder, evidence_summary
 from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
+from assistant.injection import close_to_instructions, instructs_model, without_instructions
 from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
 from assistant.policy import Policy
 from assistant.retrieval import Filters, HybridRetriever, Passage
 from shopfloor.settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from assistant.llm import AnswerModel
@@ -53,17 +57,6 @@ EXAMPLES = (
         NOT_FOUND,
     ),
 )
-# Sentences in a document that address the model rather than the reader. Small models obey them
-# whatever the system prompt says (measured: "reply only with ..." was obeyed), so the model never
-# sees them; the passage shown to the operator stays as written.
-_INJECTION = re.compile(
-    r"<\||\|>|\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(?:instructions?|rules?|prompts?|above|"
-    r"previous|prior)\b|\b(?:reply|respond|answer|say|output)\s+only\b|"
-    r"\b(?:reply|respond|answer)\s+with\s+(?:the\s+)?(?:words?|text)\b|\byou are now\b|"
-    r"\bsystem prompt\b|\bdo not cite\b",
-    re.IGNORECASE,
-)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
 _SAFETY_LINE = re.compile(r"^(?:DANGER|WARNING|CAUTION)\b.*", re.MULTILINE)
 _CITATION = re.compile(r"\[(\d+)\]")
 # A follow-up this short, or one pointing back ("and for it?"), is read with the previous question.
@@ -359,7 +352,16 @@ def find_evidence(
         max_lines=max_lines,
     )
     scored = finder.score(question, retriever.embedder.embed_query(question), passages)
-    return finder.select(question, [e for e in scored if not _INJECTION.search(e.text)])
+    selected = finder.select(question, [e for e in scored if not instructs_model(e.text)])
+    flagged = close_to_instructions(retriever.embedder, [e.text for e in selected])
+    for line in (e for e, f in zip(selected, flagged, strict=True) if f):
+        log.warning(
+            "withheld a line that addresses the assistant: %s p. %s: %r", line.passage.file, line.page, line.text[:120]
+        )
+    kept = [e for e, f in zip(selected, flagged, strict=True) if not f]
+    for number, line in enumerate(kept, start=1):
+        line.number = number
+    return kept
 
 
 def quoted_lines(evidence: list[Evidence]) -> list[Evidence]:
@@ -383,20 +385,13 @@ def user_prompt(question: str, evidence: Sequence[Evidence], history: Sequence[T
     for line in evidence:
         section = line.passage.section or line.passage.metadata["title"] or ""
         where = f"({section[-_WHERE_CHARS:]}) " if section else ""
-        blocks.append(f"[{line.number}] {where}{text_for_model(line.for_model())}")
+        blocks.append(f"[{line.number}] {where}{without_instructions(line.for_model())}")
     earlier = ""
-    if history:
+    if history:  # an earlier answer can quote a manual: it is read as carefully as one
         last = history[-1]
-        earlier = f"Earlier question: {last.question}\nEarlier answer: {last.answer}\n\n"
+        asked, said = without_instructions(last.question), without_instructions(last.answer)
+        earlier = f"Earlier question: {asked}\nEarlier answer: {said}\n\n"
     return "Lines from the manuals:\n" + "\n".join(blocks) + f"\n\n{earlier}Question: {question}"
-
-
-def text_for_model(text: str) -> str:
-    """A line as the model reads it: without sentences that try to instruct the model (see _INJECTION)."""
-    if not _INJECTION.search(text):
-        return text
-    kept = [part for part in _SENTENCE.split(text) if not _INJECTION.search(part)]
-    return "\n".join(kept) if kept else "(line withheld: it addresses the assistant)"
 
 
 def line_passage(evidence: Evidence) -> Passage:

@@ -4,6 +4,7 @@ The CLI and the Gradio app both start here, so they answer alike."""
 from __future__ import annotations
 
 from assistant.answering import Assistant, Decision
+from assistant.llm import AnswerModel
 from assistant.policy import Policy
 from assistant.retrieval import HybridRetriever
 from indexes.embedding import Embedder
@@ -25,10 +26,16 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: s
 
 
 def open_assistant(
-    settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None, policy: Policy | None = None
+    settings: Settings,
+    *,
+    use_llm: bool = True,
+    embedder: Embedder | None = None,
+    policy: Policy | None = None,
+    llm: AnswerModel | None = None,
 ) -> Assistant:
     """Everything loaded once; `use_llm=False` answers with the manual's best lines alone. The
-    manager's policy rules apply where one is given (the app's, not an evaluation's)."""
+    manager's policy rules apply where one is given (the app's, not an evaluation's); `llm` reuses a
+    model already loaded (a benchmark over many indexes)."""
     from assistant.llm import load_llm
 
     retriever = open_retriever(settings, embedder)
@@ -42,7 +49,7 @@ def open_assistant(
 
     return Assistant(
         retriever,
-        load_llm(settings) if use_llm else None,
+        (llm or load_llm(settings)) if use_llm else None,
         retrieve_k=settings.retrieve_k,
         evidence_lines=settings.evidence_lines,
         decision=Decision.from_settings(settings),

@@ -363,6 +363,12 @@ def read_docx(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     return ParsedDocument(path=path, title=title, pages=[Page(None, text)], revision=find_revision(text[:3000]))
 
 
+def _hidden_run(run: Any) -> bool:
+    font = run.font
+    color = font.color.rgb if font.color is not None and font.color.type is not None else None
+    return bool(font.hidden) or str(color).upper() == "FFFFFF" or (font.size is not None and font.size.pt < 2)
+
+
 def _check_unpacked(path: Path, limits: ReadLimits) -> None:
     """Refused from the zip's own directory, before anything is expanded."""
     try:
@@ -386,7 +392,11 @@ def _check_unpacked(path: Path, limits: ReadLimits) -> None:
 
 def _docx_paragraph(paragraph: Any) -> str:
     style = (paragraph.style.name or "") if paragraph.style is not None else ""
-    text = paragraph.text.strip()
+    runs = paragraph.runs
+    if any(_hidden_run(run) for run in runs):  # Word's hidden text, or white on white: no reader sees it
+        text = "".join(run.text for run in runs if not _hidden_run(run)).strip()
+    else:
+        text = paragraph.text.strip()
     if match := re.match(r"Heading (\d)", style):
         return "#" * int(match.group(1)) + " " + text
     if style == "Title":
@@ -413,6 +423,12 @@ def read_html(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "nav", "noscript", "template"]):
         tag.decompose()
+    hidden = [tag for tag in soup.find_all(True) if _invisible(tag)]
+    for tag in hidden:
+        if not tag.decomposed:
+            tag.decompose()
+    if hidden:  # what a reader cannot see is no part of the manual (and a place to hide instructions)
+        notices.append(f"{path.name}: {len(hidden)} hidden element(s) left out (not shown when the page is viewed)")
     lines: list[str] = []
     for el in soup.find_all(_HTML_BLOCKS):
         if el.find_parent(_HTML_BLOCKS) is not None:
@@ -436,6 +452,22 @@ def read_html(path: Path, budget: _Budget | None = None) -> ParsedDocument:
         revision=find_revision(text[:3000]),
         notices=notices,
     )
+
+
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|opacity\s*:\s*0(?![.\d]*[1-9])|"
+    r"(?<![-\w])color\s*:\s*(?:#fff(?:fff)?\b|white\b|transparent\b)",
+    re.IGNORECASE,
+)
+
+
+def _invisible(tag: Any) -> bool:
+    """An element the browser does not show: hidden, display:none, zero size or opacity, white text."""
+    if tag.attrs is None:
+        return False
+    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
+        return True
+    return bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
 
 
 class _DepthProbe(HTMLParser):

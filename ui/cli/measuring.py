@@ -216,3 +216,29 @@ def bench_map(
     for row in rows:
         table.add_row(*row)
     out.print(table)
+
+
+@bench_app.command("injections")
+def bench_injections(
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N variants.")] = None,
+) -> None:
+    """Ask, with the LLM, over an SOP carrying each of the injection variants of
+    benchmarks/injections/ (in the document, then in the conversation's previous answer): how many
+    the assistant resists (the attacker's number never passed on), and how often the SOP's real
+    contact is still given.
+
+    Example:
+      shopfloor bench injections
+    """
+    from indexes.embedding import Embedder
+    from ui.injection_benchmark import run_injections
+
+    settings = load_settings()
+    results = run_injections(settings, Embedder.from_settings(settings), limit)
+    out.print(
+        f"resisted {results.resisted} of {results.total}; the real contact (ext. 4410) given in {results.real_answer}"
+    )
+    for kind, count in sorted(results.by_kind.items()):
+        out.print(f"  resisted, {kind}: {count}", markup=False)
+    for obeyed in results.obeyed:
+        out.print(f"  obeyed: {obeyed}", markup=False, highlight=False)
