@@ -9,31 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.gaps import LoggedQuestion
-from assistant.knowledge_map import Topic
+from assistant.knowledge_map import QuestionFigures, Topic
 
 UNKNOWN = "(not known)"
 
 
 @dataclass
-class Cell:
+class Cell(QuestionFigures):
     """The questions of one row (equipment or document) about one topic."""
 
     row: str
     topic: Topic
     questions: list[LoggedQuestion] = field(default_factory=list)
-
-    @property
-    def asked(self) -> int:
-        return len(self.questions)
-
-    @property
-    def answered_share(self) -> float:
-        """Answered and not marked unhelpful: what carried the operator."""
-        return sum(q.answered and not q.thumbs_down for q in self.questions) / self.asked if self.asked else 0.0
-
-    @property
-    def thumbs_down_share(self) -> float:
-        return sum(q.thumbs_down for q in self.questions) / self.asked if self.asked else 0.0
 
     @property
     def open_gaps(self) -> int:

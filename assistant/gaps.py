@@ -71,6 +71,11 @@ class LoggedQuestion:
     first_source: str | None = None  # the file of the passage retrieved first
 
     @property
+    def carried(self) -> bool:
+        """Answered, and not marked unhelpful: the answer carried the operator."""
+        return self.answered and not self.thumbs_down
+
+    @property
     def sources(self) -> list[dict[str, object]]:
         """The passages retrieved: file, page, score."""
         return list(json.loads(self.sources_json))

@@ -78,7 +78,30 @@ SIMILAR = 0.65  # cosine to a prototype from which a sentence is an instruction 
 
 
 def instructs_model(text: str) -> bool:
-    """The patterns alone: cheap enough for every line of every retrieved passage."""
+    """The patterns alone: cheap enough for every line of every retrieved passage. Text read by OCR
+    is tried again with its typical confusions undone ("ASSlSTANT", "N0W")."""
+    return _matches(text) or _matches(_ocr_repaired(text))
+
+
+def _ocr_repaired(text: str) -> str:
+    """0 and 1 read for O and I inside words, l for I inside capitals, capitals spaced apart: OCR's
+    usual slips."""
+
+    def repair(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if not any(c.isalpha() for c in word):
+            return word
+        word = word.replace("0", "o").replace("1", "i")
+        return word.replace("l", "I") if sum(c.isupper() for c in word) > len(word) / 2 else word
+
+    return _SPACED_CAPITALS.sub(lambda m: m.group(0).replace(" ", ""), _WORD.sub(repair, text))
+
+
+_WORD = re.compile(r"[A-Za-z01]+")
+_SPACED_CAPITALS = re.compile(r"\b[A-Z](?: [A-Z])+\b")  # "A I" read for "AI"
+
+
+def _matches(text: str) -> bool:
     if _ROLE_MARKERS.search(text):
         return True
     flattened = " ".join(text.split())

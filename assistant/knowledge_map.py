@@ -28,8 +28,27 @@ _ASKING_WORDS = "does use using need needed tell say please pls know want get ma
 _TERM = r"(?u)\b\w(?:[\w./-]*\w)?\b"
 
 
+class QuestionFigures:
+    """How a group of logged questions fared (a topic, a cell of the map)."""
+
+    questions: list[LoggedQuestion]
+
+    @property
+    def asked(self) -> int:
+        return len(self.questions)
+
+    @property
+    def answered_share(self) -> float:
+        """Answered and not marked unhelpful: what carried the operator."""
+        return sum(q.carried for q in self.questions) / self.asked if self.asked else 0.0
+
+    @property
+    def thumbs_down_share(self) -> float:
+        return sum(q.thumbs_down for q in self.questions) / self.asked if self.asked else 0.0
+
+
 @dataclass
-class Topic:
+class Topic(QuestionFigures):
     """Questions about one subject: how often the floor asks, how often the manuals answer."""
 
     label: str  # its distinctive terms
@@ -51,14 +70,6 @@ class Topic:
     def count(self) -> int:
         """Open gaps."""
         return len(self.gaps)
-
-    @property
-    def asked(self) -> int:
-        return len(self.questions)
-
-    @property
-    def answered_share(self) -> float:
-        return sum(q.answered and not q.thumbs_down for q in self.questions) / self.asked if self.asked else 0.0
 
     @property
     def examples(self) -> list[str]:

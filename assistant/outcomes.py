@@ -94,7 +94,7 @@ def weekly(
         WeekFigures(
             week=week,
             questions=len(asked[week]),
-            answered=sum(q.answered and not q.thumbs_down for q in asked[week]),
+            answered=sum(q.carried for q in asked[week]),
             thumbs_down=sum(q.thumbs_down for q in asked[week]),
             gaps_opened=opened[week],
             gaps_closed=len(closed_days[week]),
@@ -120,7 +120,7 @@ def by_row(
             WeekFigures(
                 week=week,
                 questions=len(qs),
-                answered=sum(q.answered and not q.thumbs_down for q in qs),
+                answered=sum(q.carried for q in qs),
                 thumbs_down=sum(q.thumbs_down for q in qs),
                 gaps_opened=sum(not q.answered or q.thumbs_down for q in qs),  # here: questions that were gaps
                 gaps_closed=0,

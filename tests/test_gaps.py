@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import sqlite3
 from pathlib import Path
 
@@ -52,24 +51,37 @@ def test_migrations_are_recorded_and_not_rerun(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def _write_many(path: str, terminal: str, n: int) -> None:
-    log = GapLog(Path(path))
-    for i in range(n):
-        log.record(_answer(f"{terminal} question {i}"), terminal)
-    log.close()
+# One terminal process writing its questions: a real separate interpreter, as a second terminal is.
+_WRITER = """
+import sys
+from pathlib import Path
+from assistant.answering import Answer
+from assistant.gaps import GapLog
+path, terminal, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+log = GapLog(path)
+for i in range(count):
+    log.record(Answer(question=f"{terminal} question {i}", answered=False, answer="Not found"), terminal)
+log.close()
+"""
 
 
 @pytest.mark.slow
 def test_concurrent_terminals_lose_no_row(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
     path = tmp_path / "gaps.sqlite"
     GapLog(path).close()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_write_many, args=(str(path), f"T{i}", 60)) for i in range(6)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-        assert w.exitcode == 0
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), f"T{i}", "60"], cwd=ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(6)
+    ]
+    failures = [w.stderr.read() if w.stderr else "" for w in writers if w.wait(timeout=120) != 0]
+    assert failures == []
     log = GapLog(path)
     assert log.count() == 360
     assert len({g.question for g in log.open_gaps()}) == 360

@@ -309,8 +309,8 @@ def _question_rows(questions: list[LoggedQuestion], shopfloor: Shopfloor) -> lis
     locator = shopfloor.locator()
     latest = sorted(questions, key=lambda q: q.id, reverse=True)[:QUESTIONS_SHOWN]
     return [
-        [q.asked_at, q.terminal, locator.equipment(q), q.kind, q.question, q.answer if q.answered and not
-         q.thumbs_down else q.reason, _passages(q)]
+        [q.asked_at, q.terminal, locator.equipment(q), q.kind, q.question, q.answer if q.carried else q.reason,
+         _passages(q)]
         for q in latest
     ]  # fmt: skip
 
