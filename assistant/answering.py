@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from assistant.evidence import Evidence, EvidenceFinder, evidence_summary
 from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
 from assistant.injection import close_to_instructions, instructs_model, without_instructions
@@ -290,7 +292,7 @@ class Assistant:
             self._decide(answer, None, "the model found no answer in the manual's lines", [])
             return
         cited = _cited(text, answer.evidence)
-        lines = [line_passage(e) for e in cited]
+        lines = [line_passage(e, answer.evidence) for e in cited]
         # Checked against the search query: a follow-up ("and how often?") means its predecessor too.
         given = [line_passage(e) for e in answer.evidence]
         reason = unsupported_reason(query, text, lines, titles, given=given)
@@ -353,7 +355,9 @@ def find_evidence(
     )
     scored = finder.score(question, retriever.embedder.embed_query(question), passages)
     selected = finder.select(question, [e for e in scored if not instructs_model(e.text)])
-    flagged = close_to_instructions(retriever.embedder, [e.text for e in selected])
+    known = [e.vector for e in selected if e.vector is not None]
+    vectors = np.stack(known) if known and len(known) == len(selected) else None
+    flagged = close_to_instructions(retriever.embedder, [e.text for e in selected], vectors)
     for line in (e for e, f in zip(selected, flagged, strict=True) if f):
         log.warning(
             "withheld a line that addresses the assistant: %s p. %s: %r", line.passage.file, line.page, line.text[:120]
@@ -394,12 +398,21 @@ def user_prompt(question: str, evidence: Sequence[Evidence], history: Sequence[T
     return "Lines from the manuals:\n" + "\n".join(blocks) + f"\n\n{earlier}Question: {question}"
 
 
-def line_passage(evidence: Evidence) -> Passage:
+def line_passage(evidence: Evidence, given: Sequence[Evidence] = ()) -> Passage:
     """An evidence line as a passage of its own, for the grounding check: the check holds the
-    answer to the lines the model read, under the heading they stand in."""
+    answer to the lines the model read, under the heading they stand in. A cited line is read
+    with the line given just before it in its passage: a term and its definition ("MDI." /
+    "Manual Data Input."), a symptom and its remedy stand on neighbouring lines, and the model
+    cites the second."""
     p = evidence.passage
+    before = [g.for_model() for g in given if g.passage is p and g.position == evidence.position - 1]
     return Passage(
-        f"{p.node_id}@{evidence.number}", evidence.for_model(), p.metadata, p.score, p.vector_score, p.bm25_score
+        f"{p.node_id}@{evidence.number}",
+        "\n".join([*before, evidence.for_model()]),
+        p.metadata,
+        p.score,
+        p.vector_score,
+        p.bm25_score,
     )
 
 

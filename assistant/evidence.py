@@ -92,7 +92,11 @@ _RARE_CODE = 3  # a code in more passages than this names the machine (MEP-802A:
 _CODE = re.compile(r"\b[A-Za-z]{1,6}-?\d[\w-]*\b")
 _ASKS_STEPS = re.compile(r"\bhow (?:do|can|to|should)\b|\bsteps?\b|\bprocedure\b|\bwhat do i do\b", re.IGNORECASE)
 
-_STEP = re.compile(r"^(?:Step\s+\d+\b[:.)]?|\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
+_STEP = re.compile(r"^(?:Step\s+\d+\b[:.)]?|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
+# A table-of-contents entry ("11-16 Carburetor Synchronization ....... 42"): it names a topic and
+# where it is; it answers only a question about where to read.
+_CONTENTS_ENTRY = re.compile(r"(?:\.\s?){3,}\s*[\w-]*\s*$|…\s*[\w-]*\s*$")
+_ASKS_PLACE = re.compile(r"\bpages?\b|\bsection\b|\bchapter\b|where (?:do|can|would|should) i (?:find|read|look)", re.I)
 _SAFETY = re.compile(r"^(?:DANGER|WARNING|CAUTION|NOTICE|(?:Danger|Warning|Caution)\s*[:!\-–])")
 # A sentence ends at . ! ? followed by a space and a capital, digit or quote ("4.000 hours" stays whole).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
@@ -128,6 +132,7 @@ class Evidence:
     scores: dict[str, float] = field(default_factory=dict)
     position: int = 0  # order of the line within its passage
     row: int = 0  # the line of the passage's text it starts on
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # its embedding, reused
 
     @property
     def page(self) -> int | None:
@@ -187,7 +192,9 @@ def _windows(sentence: str) -> list[str]:
     return [" ".join(words[i : i + _MAX_LINE_WORDS]) for i in range(0, len(words) - 10, step)]
 
 
-def _is_caption(line: Line) -> bool:
+def _is_caption(line: Line, asks_place: bool) -> bool:
+    if not asks_place and _CONTENTS_ENTRY.search(line.text):
+        return True
     return line.kind == "sentence" and len(line.text.split()) <= 3
 
 
@@ -222,7 +229,7 @@ class EvidenceFinder:
         passages_total: int,
         *,
         max_lines: int = 4,
-        max_chars: int = 700,
+        max_chars: int = 1000,
     ) -> None:
         self._embed = embed
         self._stem = stem
@@ -243,8 +250,9 @@ class EvidenceFinder:
         vectors = self._embed([line.text for line in lines])
         meaning = vectors @ query_vector
         best_place = max(max(p.score for p in passages), 1e-6)  # fused scores can be zero or below
+        asks_place = _ASKS_PLACE.search(question) is not None
         scored = []
-        for line, cosine in zip(lines, meaning, strict=True):
+        for line, vector, cosine in zip(lines, vectors, meaning, strict=True):
             parts = {
                 "meaning": float(cosine),
                 "words": self._word_score(weights, line),
@@ -252,10 +260,14 @@ class EvidenceFinder:
                 "place": max(line.passage.score, 0.0) / best_place,
             }
             total = sum(WEIGHTS[k] * v for k, v in parts.items())
-            if _is_caption(line):  # a heading or a caption names the topic; it does not answer
+            if _is_caption(
+                line, asks_place
+            ):  # a heading, caption or contents entry names the topic; it does not answer
                 total *= _CAPTION_FACTOR
             scored.append(
-                Evidence(0, line.text, line.kind, line.passage, total, line.context, parts, line.position, line.row)
+                Evidence(
+                    0, line.text, line.kind, line.passage, total, line.context, parts, line.position, line.row, vector
+                )
             )
         scored.sort(key=lambda e: -e.score)
         return scored
@@ -274,8 +286,13 @@ class EvidenceFinder:
         core = [best, *close[: self.max_lines - 1]]
         by_place = {(id(e.passage), e.position): e for e in scored}
         wanted: list[Evidence] = []
-        for evidence in core:
-            group = [*self._before(evidence, by_place), evidence, *self._after(question, evidence, by_place)]
+        for i, evidence in enumerate(core):
+            wide = i == 0  # the best line comes with the sentences around it: a value is often stated beside it
+            group = [
+                *self._before(evidence, by_place, wide),
+                evidence,
+                *self._after(question, evidence, by_place, wide),
+            ]
             for line in group:
                 if line not in wanted and self._fits(wanted, line):
                     wanted.append(line)
@@ -289,20 +306,22 @@ class EvidenceFinder:
         if not wanted:
             return True
         used = sum(len(e.for_model()) for e in wanted)
-        return len(wanted) < self.max_lines + 2 and used + len(line.for_model()) <= self.max_chars
+        return len(wanted) < self.max_lines + 4 and used + len(line.for_model()) <= self.max_chars
 
     @staticmethod
-    def _before(evidence: Evidence, by_place: dict[tuple[int, int], Evidence]) -> list[Evidence]:
+    def _before(evidence: Evidence, by_place: dict[tuple[int, int], Evidence], wide: bool) -> list[Evidence]:
         previous = by_place.get((id(evidence.passage), evidence.position - 1))
         if previous is None or previous.kind != evidence.kind:
             return []
         term = len(previous.text.split()) <= 6
-        return [previous] if term or evidence.text[:1].islower() else []
+        return [previous] if wide or term or evidence.text[:1].islower() else []
 
-    def _after(self, question: str, evidence: Evidence, by_place: dict[tuple[int, int], Evidence]) -> list[Evidence]:
+    def _after(
+        self, question: str, evidence: Evidence, by_place: dict[tuple[int, int], Evidence], wide: bool
+    ) -> list[Evidence]:
         how_to = _ASKS_STEPS.search(question) is not None
         short = len(evidence.text.split()) <= 12 or evidence.text.rstrip().endswith(":")
-        count = self.max_lines if how_to else 2 if short else 0
+        count = self.max_lines if how_to else 2 if short else 1 if wide else 0
         after = []
         for offset in range(1, count + 1):
             following = by_place.get((id(evidence.passage), evidence.position + offset))

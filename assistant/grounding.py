@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+import Stemmer
+
 from assistant.retrieval import Passage, passages_text
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -28,10 +30,19 @@ _GENERIC = frozenset(
 _LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d{1,2}[.):]\s", re.IGNORECASE | re.MULTILINE)
 
 
-def _words(text: str) -> set[str]:
-    """Content words, plural s dropped; generic words are dropped before that too ("does" is no
-    "doe", the DOE handbook's title word)."""
+_STEM = Stemmer.Stemmer("english").stemWord
+
+
+def _content_words(text: str) -> set[str]:
+    """Content words as written, plural s dropped; generic words are dropped before that too
+    ("does" is no "doe", the DOE handbook's title word)."""
     return {w.rstrip("s") for w in _WORD.findall(text.lower()) if w not in _GENERIC} - _GENERIC
+
+
+def _words(text: str) -> set[str]:
+    """Content words, stemmed: what was asked is found in any form of its words ("running" is
+    "runs", "moving" is "move")."""
+    return {_STEM(w) for w in _content_words(text)}
 
 
 def _numbers(text: str) -> set[str]:
@@ -76,10 +87,11 @@ def unsupported_reason(
     if missing_numbers:
         return f"values not in the cited passages: {', '.join(sorted(missing_numbers))}"
     support_words = _words(support)
-    equipment = _words(question) & set().union(*(_words(t) for t in titles))
-    if equipment and not equipment & support_words:
+    # Equipment is matched as written: stemmed, "starting" in a title would make "start" a machine.
+    equipment = _content_words(question) & set().union(*(_content_words(t) for t in titles))
+    if equipment and not equipment & _content_words(support):
         return f"the cited passages are not about {', '.join(sorted(equipment))}"
-    asked = _words(question) - equipment
+    asked = _words(question) - {_STEM(w) for w in equipment}
     if asked and not asked & support_words:
         return "the cited passages do not mention what was asked"
     for value in sorted(numbers_in(answer) - _numbers(question)):

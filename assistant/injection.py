@@ -112,11 +112,16 @@ def _matches(text: str) -> bool:
     return bool(steering and (addressed or _EVERY_QUESTION.search(flattened)))
 
 
-def close_to_instructions(embedder: Embedder, texts: Sequence[str], similar: float = SIMILAR) -> list[bool]:
-    """The meaning test, for the few lines about to reach the model."""
+def close_to_instructions(
+    embedder: Embedder, texts: Sequence[str], vectors: np.ndarray | None = None, similar: float = SIMILAR
+) -> list[bool]:
+    """The meaning test, for the few lines about to reach the model (their vectors, when the caller
+    has them already, from the same embedder)."""
     if not texts:
         return []
-    closest = (embedder.embed_texts(list(texts)) @ _prototype_vectors(embedder).T).max(axis=1)
+    if vectors is None:
+        vectors = embedder.embed_texts(list(texts))
+    closest = (vectors @ _prototype_vectors(embedder).T).max(axis=1)
     return [bool(score >= similar) for score in closest]
 
 

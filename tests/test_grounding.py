@@ -72,3 +72,33 @@ def test_another_machines_row_does_not_ride_along_as_a_citation() -> None:
     lathe = _passage("AL-310 | Door interlock open | Close the guard door; check the door switch")
     answer = "ALM-2217 means the door interlock is open: close the guard door fully. [1]"
     assert uncited_sources(answer, [card], [card, table, lathe]) == [table]
+
+
+def test_what_was_asked_is_found_in_any_form_of_its_words() -> None:
+    """Measured on a band saw manual: "motor is running but the blade isn't moving" was refused over the
+    line "MOTOR RUNS BUT BAND DOES NOT MOVE: (1) Broken drive belts", as if it spoke of something else."""
+    line = _passage("MOTOR RUNS BUT BAND DOES NOT MOVE: (1) Broken drive belts or belts off pulleys.")
+    answer = "Check for broken drive belts or belts off the pulleys [1]."
+    assert unsupported_reason("saw keeps running but nothing moving", answer, [line], TITLES) is None
+    assert unsupported_reason("saw coolant mix ratio", answer, [line], TITLES) is not None
+
+
+def test_a_cited_definition_is_read_with_the_term_given_just_before_it(embedder) -> None:
+    from assistant.answering import line_passage
+    from assistant.evidence import EvidenceFinder
+
+    glossary = _passage("BSFC.\nBrake specific fuel consumption.\nBtu.\nBritish thermal unit.")
+    finder = EvidenceFinder(embedder.embed_texts, lambda w: w, lambda w: 1, 100)
+    question = "what does BSFC mean"
+    chosen = finder.select(question, finder.score(question, embedder.embed_query(question), [glossary]))
+    definition = next(e for e in chosen if e.text.startswith("Brake specific"))
+    answer = "Brake specific fuel consumption [2]."
+    assert unsupported_reason(question, answer, [line_passage(definition)], TITLES) is not None, "alone"
+    assert unsupported_reason(question, answer, [line_passage(definition, chosen)], TITLES) is None
+
+
+def test_a_title_word_is_equipment_only_as_written() -> None:
+    """Stemmed, "Getting Started" in a title made "start" a machine, and refused this right answer."""
+    line = _passage("Ice bridging. A spark plug failure when an engine is cranked in extremely cold weather.")
+    question = "plugs wont fire on a cold start, ice on the electrodes, what is that called"
+    assert unsupported_reason(question, "Ice bridging [1].", [line], ["LinuxCNC Getting Started"]) is None
