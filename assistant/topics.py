@@ -68,14 +68,23 @@ class TopicBook:
     def sync(self, topics: list[Topic], who: str = "system") -> None:
         """Give each grouped topic its stable id and state: the id most of its placed questions
         carry; a group with open gaps and no placed question opens a new topic. A group that never
-        had a gap (the manuals carry it) is no work item and gets no id. One transaction."""
+        had a gap (the manuals carry it) is no work item and gets no id. One transaction, taken only
+        when there is something to write: a map view must not hold up the terminals' logging."""
+        placed = {r[0]: r[1] for r in self._log.query("SELECT question_id, topic_id FROM topic_questions")}
+        if not any(_needs_placing(topic, placed) for topic in topics):
+            rows = {r["id"]: r for r in self._log.query("SELECT * FROM topics")}
+            for topic in topics:
+                owners = Counter(placed[q.id] for q in topic.questions if q.id in placed)
+                if owners:
+                    _describe(topic, rows[_owner(owners)])
+            return
         with self._log.transaction() as db:
             placed = {r[0]: r[1] for r in db.execute("SELECT question_id, topic_id FROM topic_questions")}
             rows = {r["id"]: r for r in db.execute("SELECT * FROM topics")}
             for topic in topics:
                 owners = Counter(placed[q.id] for q in topic.questions if q.id in placed)
                 if owners:
-                    topic_id = min(owners, key=lambda t: (-owners[t], t))  # most members, then the oldest
+                    topic_id = _owner(owners)
                 elif topic.count:
                     topic_id = f"T{len(rows) + 1:04d}"
                     now = _now()
@@ -90,9 +99,7 @@ class TopicBook:
                 joining = [(q.id, topic_id) for q in topic.questions if q.id not in placed]
                 db.executemany("INSERT INTO topic_questions (question_id, topic_id) VALUES (?, ?)", joining)
                 placed.update(joining)
-                row = rows[topic_id]
-                topic.id, topic.state, topic.owner, topic.due = topic_id, row["state"], row["owner"], row["due"]
-                topic.proposal = row["proposal"]
+                _describe(topic, rows[topic_id])
 
     def get(self, topic_id: str) -> TopicState:
         rows = self._log.query("SELECT * FROM topics WHERE id = ?", (topic_id,))
@@ -201,3 +208,18 @@ def _event(db: sqlite3.Connection, topic_id: str, who: str, action: str, detail:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _needs_placing(topic: Topic, placed: dict[int, str]) -> bool:
+    """A topic that is (or becomes) a work item and has questions not yet placed in it."""
+    unplaced = [q for q in topic.questions if q.id not in placed]
+    return bool(unplaced) and (topic.count > 0 or len(unplaced) < len(topic.questions))
+
+
+def _owner(owners: Counter[str]) -> str:
+    return min(owners, key=lambda t: (-owners[t], t))  # most members, then the oldest
+
+
+def _describe(topic: Topic, row: sqlite3.Row) -> None:
+    topic.id, topic.state, topic.owner, topic.due = row["id"], row["state"], row["owner"], row["due"]
+    topic.proposal = row["proposal"]

@@ -8,7 +8,9 @@ Layout of an index folder:
 
 A writer builds a complete new version beside the old one, fsyncs it, then switches CURRENT.
 A reader resolves CURRENT once and loads that folder. Killed at any moment, a writer leaves the
-previous version live and intact.
+previous version live and intact; a version renamed into place but never made live is removed
+by the next writer. `shopfloor bench faults` kills writers at each of the named crash points
+below as well as at random moments.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,9 +42,16 @@ log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 STAGING_PREFIX = ".staging-"
-# The previous version stays on disk so that a reader that resolved CURRENT just before a switch
-# can still finish loading it.
-KEEP_VERSIONS = 2
+# The moments of a commit where a crash leaves a distinct state on disk. A random kill -9 almost
+# never lands between two system calls, so the faults benchmark names the moment in this variable
+# and the writer kills itself there, exactly as kill -9 would.
+CRASH_AT_VARIABLE = "SHOPFLOOR_CRASH_AT"
+CRASH_POINTS = ("staged", "renamed", "switched")
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -143,15 +153,19 @@ class IndexStore:
         staging = self.root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         _persist(staging, manifest, nodes, vectors)
+        _crash_point("staged")
+        previous = self.current_version
         name = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%fZ")
         versions = self.root / VERSIONS
         versions.mkdir(exist_ok=True)
         final = versions / name
         os.rename(staging, final)
         _fsync_dir(versions)
+        _crash_point("renamed")
         _atomic_write(self.root / CURRENT, name + "\n")
         log.info("index version live version=%s chunks=%d", name, len(nodes))
-        self._prune_versions(keep=name)
+        _crash_point("switched")
+        self._prune_versions(keep={name, previous.name if previous else name})
         return final
 
     def _sweep_staging(self) -> None:
@@ -159,11 +173,13 @@ class IndexStore:
             log.info("removing unfinished version left by a killed writer path=%s", leftover)
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def _prune_versions(self, keep: str) -> None:
-        versions = sorted(p for p in (self.root / VERSIONS).iterdir() if p.is_dir())
-        for old in versions[:-KEEP_VERSIONS]:
-            if old.name != keep:
-                shutil.rmtree(old, ignore_errors=True)
+    def _prune_versions(self, keep: set[str]) -> None:
+        """Keep the live version and the one before it (a reader that resolved CURRENT just before the
+        switch may still be loading it); any other is old, or was renamed in by a writer killed
+        before it switched CURRENT, and was never live."""
+        for version in (self.root / VERSIONS).iterdir():
+            if version.is_dir() and version.name not in keep:
+                shutil.rmtree(version, ignore_errors=True)
 
 
 def _persist(folder: Path, manifest: Manifest, nodes: Sequence[TextNode], vectors: np.ndarray) -> None:

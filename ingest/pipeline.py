@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -29,7 +30,8 @@ from indexes.store import IndexSnapshot, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.documents import Chunk, ParsedDocument
 from ingest.ocr import OcrOptions, tesseract_available
-from ingest.readers import ReadLimits, read_document
+from ingest.readers import ReadLimits
+from ingest.reading_process import ReadingProcess
 from shopfloor.errors import DocumentError, ShopfloorError, UnknownDocumentError, printable
 from shopfloor.settings import Settings
 
@@ -322,7 +324,7 @@ class IngestRun:
             earlier = old_docs.get(source.doc_id)
             doc_tags = tags if tags is not None else (earlier.tags if earlier else {})
             try:
-                return self._prepare(source, sha, doc_tags, report)
+                return self._prepare(reader, source, sha, doc_tags, report)
             except DocumentError as exc:
                 return exc
             except Exception as exc:  # a reader's own bug on a hostile file costs that file, not the batch
@@ -330,7 +332,8 @@ class IngestRun:
                 return DocumentError(source.path, f"could not be read ({type(exc).__name__}: {exc})"[:300])
 
         ordered = sorted(todo, key=lambda item: item[0].path.stat().st_size)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        reader = ReadingProcess(self.settings.max_reader_memory_mb)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool, closing(reader):
             pending: deque[tuple[Source, Future[tuple[DocumentRecord, list[TextNode]] | DocumentError]]]
             pending = deque()
             for source, sha in ordered:
@@ -343,12 +346,13 @@ class IngestRun:
                 yield done, future.result()
 
     def _prepare(
-        self, source: Source, sha: str, tags: dict[str, str], report: IngestReport
+        self, reader: ReadingProcess, source: Source, sha: str, tags: dict[str, str], report: IngestReport
     ) -> tuple[DocumentRecord, list[TextNode]]:
         """Read, clean and chunk one document into nodes (no embedding yet)."""
         started = time.perf_counter()
-        document = read_document(source.path, self._ocr_options, ReadLimits.from_settings(self.settings))
-        report.notices += document.notices
+        document = reader.read(source.path, self._ocr_options, ReadLimits.from_settings(self.settings))
+        if document.notices:
+            report.notices.append(_one_line(source.path.name, document.notices))
         mid = time.perf_counter()
         report.timings["read"] += mid - started - document.ocr_seconds
         report.timings["ocr"] += document.ocr_seconds
@@ -490,3 +494,9 @@ class _LazySnapshot:
             for node_id, node in self.snapshot.index.docstore.docs.items()
             if node_id in by_id and "content_hash" in node.metadata
         }
+
+
+def _one_line(name: str, notices: list[str]) -> str:
+    """A document's notices as one line that names it: the summary gives each file one line."""
+    said = [notice.removeprefix(f"{name}: ") for notice in notices]
+    return f"{printable(name)}: " + "; ".join(printable(s) for s in said)

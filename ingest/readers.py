@@ -343,7 +343,9 @@ def read_docx(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     _check_unpacked(path, budget.limits)
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+    except KeyError as exc:  # the package lacks a part every Word document has
+        raise DocumentError(path, f"not a readable DOCX (no part {exc})") from None
+    except (PackageNotFoundError, ValueError, OSError) as exc:
         raise DocumentError(path, f"not a readable DOCX ({type(exc).__name__})") from None
     lines: list[str] = []
     for block in document.iter_inner_content():

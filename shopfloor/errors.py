@@ -1,5 +1,7 @@
 """Errors an operator or engineer reads: str() is one line naming the thing and the reason."""
 
+from __future__ import annotations
+
 
 class ShopfloorError(Exception):
     """Base of every expected failure; the CLI prints str() as one line and exits 1."""
@@ -17,6 +19,10 @@ class DocumentError(ShopfloorError):
         super().__init__(f"{printable(path)}: {reason}")
         self.path = path
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[object, str]]:
+        """Pickled as its two parts: it crosses from the reading process."""
+        return (DocumentError, (self.path, self.reason))
 
 
 class IndexLockedError(ShopfloorError):

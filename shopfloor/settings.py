@@ -100,7 +100,15 @@ class Settings(BaseSettings):
         description="Most characters of text one document may yield (a 2,000-page manual holds about 4 million).",
     )
     max_seconds_per_document: float = Field(
-        default=900, gt=0, description="Longest one document may take to read (OCR included); checked page by page."
+        default=900,
+        gt=0,
+        description="Longest one document may take to read (OCR included); checked page by page, and the "
+        "reading process is stopped 5 s past it.",
+    )
+    max_reader_memory_mb: float = Field(
+        default=4096,
+        ge=512,
+        description="Address space of the process that reads documents: a document that needs more is refused.",
     )
 
     retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(

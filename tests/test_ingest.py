@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from indexes.store import IndexStore
+from indexes.store import VERSIONS, IndexStore
 from ingest.pipeline import IngestRun
 from shopfloor.errors import IncompatibleIndexError, IndexLockedError, UnknownDocumentError
 from tests.conftest import SAMPLE_DOCS, copy_samples, search
@@ -194,20 +194,40 @@ def test_a_reader_failing_in_an_unexpected_way_costs_that_file_not_the_batch(
     ingest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only DocumentError used to be caught per document: any other exception aborted the batch."""
-    from ingest import pipeline
+    from ingest.reading_process import ReadingProcess
 
     docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md", "FL-25_Forklift_Daily_Check.docx")
-    real_read = pipeline.read_document
+    real_read = ReadingProcess.read
 
-    def read(path: Path, *args, **kwargs):
+    def read(self: ReadingProcess, path: Path, *args, **kwargs):
         if path.suffix == ".docx":
             raise RecursionError("maximum recursion depth exceeded")  # as a hostile nested document can
-        return real_read(path, *args, **kwargs)
+        return real_read(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "read_document", read)
+    monkeypatch.setattr(ReadingProcess, "read", read)
     report = ingest(docs)
     assert report.count("ingested") == 1
     [skipped] = report.skipped
     assert skipped.reason.endswith(
         "FL-25_Forklift_Daily_Check.docx: could not be read (RecursionError: maximum recursion depth exceeded)"
     )
+
+
+def test_a_version_renamed_in_but_never_made_live_is_removed_and_the_previous_kept(
+    ingest, settings, tmp_path: Path
+) -> None:
+    """A writer killed between renaming its version in and switching CURRENT leaves a version that no
+    reader ever saw; the next commit removes it, and keeps the live one and the one before it."""
+    docs = copy_samples(tmp_path / "docs", "AC-75_Air_Compressor_Maintenance.md")
+    ingest(docs)
+    store = IndexStore(settings.index_path)
+    first = store.current_version
+    assert first is not None
+    orphan = first.parent / "v99990101T000000000000Z"  # sorts after every real version
+    shutil.copytree(first, orphan)
+    (docs / "AC-75_Air_Compressor_Maintenance.md").write_text("# AC-75\nDrain the tank daily.\n")
+    ingest(docs)
+    live = store.current_version
+    assert live is not None
+    kept = sorted(p.name for p in (settings.index_path / VERSIONS).iterdir())
+    assert kept == sorted([first.name, live.name]), kept

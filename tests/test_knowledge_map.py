@@ -119,6 +119,22 @@ def test_each_question_is_embedded_once_however_often_the_map_is_drawn(floor: Sh
     assert sorted(embedded) == ["canteen hours", "spare fuse for the hp-200?"], "same question, any case: once"
 
 
+def test_drawing_the_map_again_writes_nothing_and_waits_for_no_writer(floor: Shopfloor) -> None:
+    """Every map view synced the topics in a write transaction: with terminals logging, the view
+    queued behind them (and they behind it). Once the topics are placed, a view only reads."""
+    for q in ("spare fuse for the HP-200?", "HP-200 spare fuse", "canteen hours"):
+        floor.gap_log.record(_refused(q), "T1")
+    first = floor.gap_report()
+    writer = sqlite3.connect(floor.settings.gaps_db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a terminal's logging, holding the write lock
+    try:
+        again = floor.gap_report()  # would wait the busy timeout, then fail, if it wrote
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert [t.id for t in again.topics] == [t.id for t in first.topics] and first.topics[0].id
+
+
 def test_weekly_figures_count_answers_gaps_closed_and_technician_time(floor: Shopfloor) -> None:
     log = floor.gap_log
     now = dt.datetime.now(dt.UTC)

@@ -388,20 +388,17 @@ def test_progress_counts_ocr_pages_as_they_are_read(settings, embedder, tmp_path
     assert (recorder.pages, recorder.ocr_pages) == (6, 1)
 
 
-def test_a_pdf_pdfium_cannot_open_keeps_its_text_layer_with_a_note(
-    embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import pypdfium2
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
-
+def test_a_pdf_pdfium_cannot_open_keeps_its_text_layer_with_a_note(embedder, tmp_path: Path) -> None:
+    """A damaged header: pypdf reads the text layer, PDFium refuses the file. One line for the file."""
     settings = load_settings(index_dir=tmp_path / "index")
-    docs = copy_samples(tmp_path / "docs", "HP-200_Hydraulic_Press_SOP.pdf")
-    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)  # fault injection: pypdf reads it, PDFium does not
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdf = (SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf").read_bytes()
+    (docs / "press.pdf").write_bytes(b"JUNK" + pdf[1:])
     report = IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([docs])
     assert report.count("ingested") == 1
-    assert report.notices == [
-        "HP-200_Hydraulic_Press_SOP.pdf: PDFium cannot read it (Failed to load document (PDFium: Data format "
-        "error).); no OCR or table layout"
-    ]
+    [notice] = report.notices
+    assert notice.startswith("press.pdf: damaged or unusual PDF, read anyway: invalid pdf header"), notice
+    assert "; PDFium cannot read it (Failed to load document (PDFium: Data format error).); no OCR" in notice
+    manifest = IndexStore(settings.index_path).read_manifest()
+    assert manifest is not None and manifest.documents["press.pdf"].pages == 4, "its text layer is indexed"

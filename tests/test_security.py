@@ -92,3 +92,24 @@ def test_plain_http_beyond_this_machine_is_warned_and_half_a_tls_pair_refused(tm
     finally:
         server.kill()
         server.wait(timeout=30)
+
+
+def test_a_guard_forgets_old_slips_and_keeps_a_bounded_number_of_addresses(monkeypatch) -> None:
+    import ui.login
+
+    monkeypatch.setattr(ui.login, "_FORGET_AFTER_S", 0.2)
+    monkeypatch.setattr(ui.login, "_MAX_ADDRESSES", 10)
+    guard = LoginGuard(lockout_after=3, lockout_s=60, delay_s=1.0)
+    guard.failed("10.0.0.1")
+    guard.failed("10.0.0.1")
+    assert guard.delay("10.0.0.1") == 1.0
+    time.sleep(0.3)
+    assert guard.delay("10.0.0.1") == 0.0, "an old slip no longer slows the next try"
+    guard.failed("10.0.0.1")
+    assert guard.delay("10.0.0.1") == 0.0, "and starts the count again"
+    for _ in range(3):
+        guard.failed("10.6.6.6")
+    for n in range(100):  # a flood from rotating addresses
+        guard.failed(f"10.9.{n}.1")
+    assert len(guard._records) <= 10
+    assert guard.locked_for("10.6.6.6") > 59, "the flood does not unlock the locked address"

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 _SCHEME = "pbkdf2_sha256"
 _ITERATIONS = 600_000  # OWASP's figure for PBKDF2-HMAC-SHA256
 _MAX_DELAY_S = 30.0
+# An address's failures are forgotten an hour after its last one (a slip yesterday is no attack
+# today), and the guard keeps at most this many addresses: one attacker rotating through addresses
+# must not grow the server's memory without bound.
+_FORGET_AFTER_S = 3600.0
+_MAX_ADDRESSES = 10_000
 
 
 def hash_password(password: str, iterations: int = _ITERATIONS) -> str:
@@ -77,6 +82,7 @@ def manager_auth(settings: Settings) -> tuple[Callable[[str, str], bool], str | 
 class _Record:
     failures: int = 0
     locked_until: float = 0.0
+    last_failure: float = 0.0
 
 
 class LoginGuard:
@@ -96,15 +102,20 @@ class LoginGuard:
     def delay(self, address: str) -> float:
         """How long this attempt waits before it is checked: nothing for the first two failures."""
         record = self._records.get(address)
-        if record is None or record.failures < 2:
+        if record is None or record.failures < 2 or time.monotonic() - record.last_failure > _FORGET_AFTER_S:
             return 0.0
         return min(self.delay_s * 2 ** (record.failures - 2), _MAX_DELAY_S)
 
     def failed(self, address: str) -> None:
+        now = time.monotonic()
+        if address not in self._records and len(self._records) >= _MAX_ADDRESSES:
+            self._forget(now)
         record = self._records.setdefault(address, _Record())
-        if record.locked_until and record.locked_until <= time.monotonic():
-            record.failures = 0  # a lockout served starts the count again
+        served = record.locked_until and record.locked_until <= now
+        if served or now - record.last_failure > _FORGET_AFTER_S:
+            record.failures = 0  # a lockout served, or an old slip, starts the count again
         record.failures += 1
+        record.last_failure = now
         log.warning("failed manager login from %s (%d in a row)", address, record.failures)
         if record.failures >= self.lockout_after:
             record.locked_until = time.monotonic() + self.lockout_s
@@ -114,3 +125,18 @@ class LoginGuard:
 
     def succeeded(self, address: str) -> None:
         self._records.pop(address, None)
+
+    def _forget(self, now: float) -> None:
+        """Drop the addresses that are neither locked nor recently failing; if every one still is,
+        the oldest half of a flood, unlocked ones first (a locked address stays locked)."""
+        stale = [
+            a for a, r in self._records.items() if r.locked_until <= now and now - r.last_failure > _FORGET_AFTER_S
+        ]
+        if not stale:
+            by_age = sorted(
+                self._records, key=lambda a: (self._records[a].locked_until > now, self._records[a].last_failure)
+            )
+            stale = by_age[: len(by_age) // 2]
+        for address in stale:
+            del self._records[address]
+        log.warning("login guard forgot %d addresses (at most %d are kept)", len(stale), _MAX_ADDRESSES)

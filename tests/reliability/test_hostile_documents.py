@@ -7,49 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from indexes.store import IndexStore
 from tests.conftest import SAMPLE_DOCS
+from ui.faults_benchmark import GOOD, HOSTILE_SECONDS, hostile_batch
 
 pytestmark = pytest.mark.slow
-GOOD = "AC-75_Air_Compressor_Maintenance.md"
-
-
-def _docx_bomb(path: Path) -> None:
-    """80 KB that unpacks to 30 MB of empty paragraphs."""
-    import docx
-
-    docx.Document().save(str(path))
-    with zipfile.ZipFile(path) as original:
-        parts = {name: original.read(name) for name in original.namelist()}
-    body = b"<w:p/>" * 5_000_000
-    xml = parts["word/document.xml"]
-    parts["word/document.xml"] = xml.replace(b"<w:body>", b"<w:body>" + body, 1)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:
-        for name, data in parts.items():
-            bomb.writestr(name, data)
-
-
-def _hostile_folder(root: Path) -> Path:
-    folder = root / "batch"
-    folder.mkdir()
-    shutil.copy(SAMPLE_DOCS / GOOD, folder / GOOD)
-    _docx_bomb(folder / "bomb.docx")
-    with (folder / "one_line.txt").open("w") as f:  # 50 MB without a line break
-        for _ in range(50):
-            f.write("oil pump valve " * 70_000)
-    (folder / "deep.html").write_text("<div>" * 100_000 + "hydraulic oil" + "</div>" * 100_000)
-    (folder / "latin1.md").write_bytes("# Ölwechsel\nÖl der Presse alle 2000 Stunden wechseln.\n".encode("latin-1"))
-    (folder / "name\nwith newline.md").write_text("# Conveyor C-7\nThe C-7 belt speed is 0.5 m/s.\n")
-    (folder / "loop").symlink_to(folder, target_is_directory=True)
-    (folder / "broken.md").symlink_to(root / "nowhere.md")
-    pdf = (SAMPLE_DOCS / "HP-200_Hydraulic_Press_SOP.pdf").read_bytes()
-    (folder / "damaged.pdf").write_bytes(b"JUNK" + pdf[1:])  # pypdf: "incorrect startxref pointer(1)"
-    return folder
 
 
 def _ingest(folder: Path, index: Path, home: Path, **limits: str) -> subprocess.CompletedProcess[str]:
@@ -60,9 +26,9 @@ def _ingest(folder: Path, index: Path, home: Path, **limits: str) -> subprocess.
 
 
 def test_a_batch_of_hostile_files_costs_each_its_own_line_and_the_good_ones_are_ingested(tmp_path: Path) -> None:
-    folder = _hostile_folder(tmp_path)
+    folder = hostile_batch(tmp_path)
     index = tmp_path / "index"
-    result = _ingest(folder, index, tmp_path / "home")
+    result = _ingest(folder, index, tmp_path / "home", SHOPFLOOR_MAX_SECONDS_PER_DOCUMENT=str(HOSTILE_SECONDS))
     assert result.returncode == 1, result.stderr  # some files were skipped
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     skipped = [line for line in lines if line.startswith("skipped:")]
@@ -73,6 +39,7 @@ def test_a_batch_of_hostile_files_costs_each_its_own_line_and_the_good_ones_are_
         return found[0]
 
     assert "zip bomb" in line_for("bomb.docx")
+    assert "still reading after 10 s (setting max_seconds_per_document); stopped" in line_for("page_bomb.pdf")
     assert "over the limit of 10,000,000 (setting max_characters)" in line_for("one_line.txt")
     assert "nest 100,000 deep" in line_for("deep.html")
     assert "symbolic link loop" in line_for("loop") or "link to a folder" in line_for("loop")
@@ -114,3 +81,20 @@ def test_limits_come_from_settings_and_a_refused_batch_leaves_the_index_as_it_wa
     big = _ingest(pdfs, index, home, SHOPFLOOR_MAX_FILE_MB="0.001")
     assert big.stderr.count("(setting max_file_mb)") == 2, big.stderr
     assert IndexStore(index).current_version == before, "nothing written for a batch that was all refused"
+
+
+def test_a_document_that_needs_more_memory_than_the_reader_may_have_costs_one_line(tmp_path: Path) -> None:
+    """The reading process's address space is capped: 200 MB of text, read with the characters limit
+    lifted, needs more than 700 MB and is refused; the ingest itself is untouched."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(SAMPLE_DOCS / GOOD, folder / GOOD)
+    with (folder / "huge.txt").open("w") as f:
+        for _ in range(200):
+            f.write("oil pump valve check\n" * 50_000)
+    limits = {"SHOPFLOOR_MAX_READER_MEMORY_MB": "700", "SHOPFLOOR_MAX_CHARACTERS": "1000000000"}
+    result = _ingest(folder, tmp_path / "index", tmp_path / "home", **limits)
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped:")]
+    assert len(skipped) == 1 and "huge.txt: needs more than 700 MB to read (setting max_reader_memory_mb)" in skipped[0]
+    manifest = IndexStore(tmp_path / "index").read_manifest()
+    assert manifest is not None and list(manifest.documents) == [GOOD]

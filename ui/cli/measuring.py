@@ -242,3 +242,38 @@ def bench_injections(
         out.print(f"  resisted, {kind}: {count}", markup=False)
     for obeyed in results.obeyed:
         out.print(f"  obeyed: {obeyed}", markup=False, highlight=False)
+
+
+@bench_app.command("faults")
+def bench_faults(
+    kill: Annotated[int, typer.Option("--kill", min=0, help="kill -9 trials during ingests.")] = 50,
+    web: Annotated[int, typer.Option("--web", min=1, help="Browser terminals asking at once.")] = 20,
+    cli: Annotated[int, typer.Option("--cli", min=0, help="CLI processes asking at the same time.")] = 5,
+) -> None:
+    """Run the hardening battery against the real commands, in a temporary folder: kill -9 during
+    ingests (at random and at each crash point of the version switch), browser terminals and CLI
+    processes asking at once, every class of hostile document, every web probe. Prints trials /
+    held / failed per class and what failed.
+
+    Example:
+      shopfloor bench faults --kill 50 --web 20 --cli 5
+    """
+    import tempfile
+
+    from assistant.llm import model_path
+    from ui.faults_benchmark import run_faults
+
+    llm = model_path(load_settings())  # the bundled model is joined and verified once, in the real home
+    with tempfile.TemporaryDirectory(prefix="shopfloor-bench-faults-") as work:
+        classes = run_faults(Path(work), llm, kill=kill, web=web, cli=cli)
+    table = Table(title="Faults battery")
+    for column in ("class", "trials", "held", "failed"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for fault in classes:
+        table.add_row(fault.name, str(fault.trials), str(fault.held), str(len(fault.failures)))
+    out.print(table)
+    for fault in classes:
+        for failure in fault.failures:
+            out.print(f"failed: {fault.name}: {failure}", markup=False, highlight=False)
+    if any(fault.failures for fault in classes):
+        raise typer.Exit(1)
