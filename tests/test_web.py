@@ -18,6 +18,7 @@ import pytest
 
 from assistant.gaps import GapLog
 from tests.conftest import ROOT
+from ui.faults_benchmark import http_status
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -77,23 +78,13 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-def _status(url: str, method: str = "GET") -> int:
-    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 def test_manager_routes_refuse_without_credentials(server) -> None:
     base, settings = server
     rows_before = GapLog(settings.gaps_db).count()
     for path in ("/manager/config", "/manager/gradio_api/info"):
-        assert _status(base + path) == 401, path
-    assert _status(base + "/manager/gradio_api/upload", "POST") == 404, "no uploads, logged in or not"
-    assert _status(base + "/manager/gradio_api/queue/join", "POST") == 401
+        assert http_status(base + path) == 401, path
+    assert http_status(base + "/manager/gradio_api/upload", "POST") == 404, "no uploads, logged in or not"
+    assert http_status(base + "/manager/gradio_api/queue/join", "POST") == 401
     login_page = urllib.request.urlopen(base + "/manager/", timeout=30).read().decode()
     for secret in ("run_recheck", "mark_resolved", "drill", "canteen"):
         assert secret not in login_page
@@ -132,17 +123,17 @@ def test_the_operator_app_cannot_call_manager_functions(server) -> None:
     base, settings = server
     rows_before = GapLog(settings.gaps_db).count()
     for name in ("run_recheck", "mark_resolved", "load", "drill"):
-        assert _status(f"{base}/gradio_api/run/{name}", "POST") == 404
-        assert _status(f"{base}/gradio_api/call/v2/{name}", "POST") == 404
+        assert http_status(f"{base}/gradio_api/run/{name}", "POST") == 404
+        assert http_status(f"{base}/gradio_api/call/v2/{name}", "POST") == 404
     assert GapLog(settings.gaps_db).count() == rows_before
 
 
 def test_the_operator_app_serves_no_files_takes_no_uploads_and_describes_no_api(server) -> None:
     """Gradio serves uploads, files and its API description by default; the operator page needs none."""
     base, settings = server
-    assert _status(f"{base}/") == 200 and _status(f"{base}/config") == 200
+    assert http_status(f"{base}/") == 200 and http_status(f"{base}/config") == 200
     for target in ("/etc/passwd", "../../etc/passwd", str(settings.index_path), str(ROOT / "pyproject.toml")):
-        assert _status(f"{base}/gradio_api/file={target}") == 404, target
+        assert http_status(f"{base}/gradio_api/file={target}") == 404, target
     upload = urllib.request.Request(
         f"{base}/gradio_api/upload",
         data=b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.html"\r\n\r\n<script>\r\n--b--\r\n',
@@ -156,7 +147,7 @@ def test_the_operator_app_serves_no_files_takes_no_uploads_and_describes_no_api(
         assert error.code == 404
     for path in ("/gradio_api/info", "/gradio_api/openapi.json", "/openapi.json", "/docs", "/monitoring",
                  "/gradio_api/upload_progress", "/gradio_api/mcp/sse"):  # fmt: skip
-        assert _status(base + path) == 404, path
+        assert http_status(base + path) == 404, path
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -396,8 +387,8 @@ def test_the_manager_turns_a_gap_into_a_task_and_confirms_it_closed(loop_server,
         assert "/manager/gradio_api/file=" in href and href.endswith(".csv"), href
         path = href[href.index("/manager/") :]
         assert manager.request.get(base + path).status == 200
-        assert _status(base + path) in (401, 403), "no export without the manager's login"
-        assert _status(base + path.removeprefix("/manager")) == 404, "the operator app serves no exports"
+        assert http_status(base + path) in (401, 403), "no export without the manager's login"
+        assert http_status(base + path.removeprefix("/manager")) == 404, "the operator app serves no exports"
 
         # A manual's markup reaches the terminal as text: nothing rendered, nothing fetched.
         fetched: list[str] = []
