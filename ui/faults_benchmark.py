@@ -174,7 +174,7 @@ def kill_trials(work: Path, trials: int, seed: int = 7) -> FaultClass:
         if problem is None and list(index.glob(f"{STAGING_PREFIX}*")):
             problem = "staging folders left after the next writer"
         result.check(problem is None, f"killed at {moment} (exit {code}): {problem}")
-    result.name += f" ({landed} of {trials} killed mid-run, the rest had finished)"
+    result.name += f" ({landed} of {trials} killed mid-run)"
     last = _ingest(batches[other_batch()], index, home)
     versions = sorted(p.name for p in (index / VERSIONS).iterdir())
     result.check(
@@ -454,7 +454,8 @@ def concurrent_terminals(index: Path, home: Path, llm: Path, trap: str, web: int
     each question is in the gap log exactly once, and the page fetched nothing the manual pointed at."""
     logged = FaultClass(f"{web} web terminals + {cli} CLI processes at once, logged once")
     markup = FaultClass("document markup shown as text, nothing fetched")
-    questions = ["What torque for the ram guide bolts?", "How long is the spindle warm-up?", "W9 clamp pressure?"]
+    # The hostile manual's question first: with a single page, the markup check still has its page.
+    questions = ["W9 clamp pressure?", "What torque for the ram guide bolts?", "How long is the spindle warm-up?"]
     web_asks = [(f"W{i:02d}", questions[i % len(questions)]) for i in range(web)]
     gaps_db = home / "gaps.sqlite"
 
