@@ -333,6 +333,7 @@ def _free_port() -> int:
 
 @contextmanager
 def _trap_server() -> Iterator[str]:
+    _TRAP_HITS.clear()  # a second battery in the same process starts with no hits of the first
     trap = ThreadingHTTPServer(("127.0.0.1", _free_port()), _Trap)
     threading.Thread(target=trap.serve_forever, daemon=True).start()
     try:
