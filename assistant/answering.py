@@ -19,14 +19,37 @@ from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
 from assistant.policy import Policy
 from assistant.retrieval import Filters, HybridRetriever, Passage
+from shopfloor.languages import DETECTOR, ENGLISH
 from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from assistant.llm import AnswerModel
+    from assistant.translation import Translator
 
 REFUSAL = "Not found in the manuals."
+# The assistant's own words in each operator language (ui/labels.py has the terminal's).
+REFUSALS = {
+    "en": REFUSAL,
+    "de": "In den Handbüchern nicht gefunden.",
+    "es": "No se encuentra en los manuales.",
+    "pt": "Não encontrado nos manuais.",
+    "fr": "Introuvable dans les manuels.",
+    "pl": "Nie znaleziono w instrukcjach.",
+    "tr": "Kılavuzlarda bulunamadı.",
+    "it": "Non trovato nei manuali.",
+}
+MANUAL_SAYS = {
+    "en": "The manual says:",
+    "de": "Im Handbuch steht:",
+    "es": "El manual dice:",
+    "pt": "O manual diz:",
+    "fr": "Le manuel dit :",
+    "pl": "Instrukcja podaje:",
+    "tr": "Kılavuzda yazan:",
+    "it": "Il manuale dice:",
+}
 # Fixed, and first in every prompt (with the worked examples below), so llama.cpp reads it once
 # and keeps it: only the lines and the question are read for each answer.
 SYSTEM_PROMPT = f"""You answer factory operators from numbered lines quoted from their manuals.
@@ -106,6 +129,8 @@ class Answer:
     mode: str = "refused"
     signals: dict[str, Any] = field(default_factory=dict)  # what the decision rested on
     rule: str | None = None  # the manager's policy rule the question fell under (assistant/policy.py)
+    language: str = ENGLISH  # the operator's: the question's, and the answer's
+    question_en: str = ""  # the question in English (itself when asked in English): the gap log groups on it
 
     def to_json(self) -> dict[str, Any]:
         """The CLI contract: answered, answer, citations, contexts, latency_s (plus reason, warnings,
@@ -130,6 +155,8 @@ class Answer:
             "reason": self.reason,
             "warnings": self.warnings,
             "rule": self.rule,
+            "language": self.language,
+            "question_en": self.question_en,
         }
 
 
@@ -139,6 +166,18 @@ class Turn:
 
     question: str
     answer: str
+
+
+@dataclass
+class Search:
+    """What a question was searched as, and what it found."""
+
+    passages: list[Passage]
+    english: str  # the question in English, typos corrected: the gap log's rendering
+    query: str  # what was searched in English (a follow-up with its predecessor)
+    question: str  # the question in the language of the manuals that answer
+    language: str  # the language of the manuals the passages come from
+    evidence: list[Evidence] | None = None  # their lines, where the languages were compared on them
 
 
 @dataclass
@@ -186,8 +225,14 @@ class Assistant:
         decision: Decision | None = None,
         newer_retriever: Callable[[HybridRetriever], HybridRetriever | None] | None = None,
         policy: Policy | None = None,
+        translator: Translator | None = None,
+        translate_below: float = 0.5,
+        other_language_margin: float = 0.05,
     ) -> None:
         self.retriever = retriever
+        self.translator = translator
+        self.translate_below = translate_below
+        self.other_language_margin = other_language_margin
         self._newer_retriever = newer_retriever
         self._swap_lock = threading.Lock()
         self.llm = llm
@@ -208,26 +253,38 @@ class Assistant:
         on_token: Callable[[str], None] | None = None,
         use_llm: bool = True,
         on_evidence: Callable[[list[Evidence]], None] | None = None,
+        language: str | None = None,
     ) -> Answer:
+        """`language` is the terminal's (its ?lang=, else its browser's): the question's own
+        language where its words do not say it clearly."""
         started = time.perf_counter()
-        rule = self.policy.match(question, filters.tags.get("equipment") if filters else None)
-        if rule is not None and rule.action == "refuse":
-            answer = Answer(question=question, answered=False, answer=rule.refusal, mode="directed", rule=rule.name)
-            answer.reason = f"policy rule {rule.name!r}: directed to {rule.direct_to}"
-            answer.latency_s = time.perf_counter() - started
-            return answer
+        asked_in = DETECTOR.detect(question, language).code
         with self._swap_lock:
             self._follow_index()
             retriever, titles = self.retriever, self._titles
-        question_for_model = retriever.correct_typos(question)
-        query = retrieval_query(question_for_model, history)
-        passages = retriever.retrieve(query, k=self.retrieve_k, filters=filters)
-        answer = Answer(question=question, answered=False, answer=REFUSAL, contexts=passages)
-        answer.rule = rule.name if rule is not None else None
+        search = self._search(question, asked_in, retriever, history, filters, use_llm)
+        passages, english = search.passages, search.english
+        # The manager's rules are written in English: a question in German meets them in its rendering.
+        equipment = filters.tags.get("equipment") if filters else None
+        rule = self.policy.match(question, equipment) or self.policy.match(english, equipment)
+        if rule is not None and rule.action == "refuse":
+            refusal = rule.refusal
+            if self.translator is not None and use_llm:
+                refusal = self.translator.answer_in(refusal, ENGLISH, asked_in)
+            answer = Answer(question=question, answered=False, answer=refusal, mode="directed", rule=rule.name)
+            answer.reason = f"policy rule {rule.name!r}: directed to {rule.direct_to}"
+            answer.language, answer.question_en = asked_in, english
+            answer.latency_s = time.perf_counter() - started
+            return answer
+        answer = Answer(question=question, answered=False, answer=REFUSALS.get(asked_in, REFUSAL), contexts=passages)
+        answer.language, answer.question_en, answer.rule = asked_in, english, rule.name if rule is not None else None
         if not self._relevant(passages):
             answer.reason = "no relevant passage"
         else:
-            answer.evidence = find_evidence(retriever, query, passages, self.evidence_lines)
+            # The lines are found, and the answer composed and checked, in the language of the
+            # manual that answers: its words are what the check holds the answer to.
+            manual, query = search.language, search.question
+            answer.evidence = search.evidence or find_evidence(retriever, query, passages, self.evidence_lines)
             answer.first_evidence_s = time.perf_counter() - started
             answer.signals = {
                 **evidence_summary(answer.evidence),
@@ -236,14 +293,73 @@ class Assistant:
             }
             if on_evidence is not None:
                 on_evidence(answer.evidence)
+            translated = manual != asked_in and self.translator is not None
             if rule is not None:  # quote only: the manual's lines verbatim, never a paraphrase
                 self._decide(answer, None, None, [], quote_at=self.decision.answer_at)
             elif not use_llm or self.llm is None:
                 self._decide(answer, None, None, [])
             else:
-                self._generate(answer, question_for_model, query, history, on_token, titles)
+                streamed = None if translated else on_token  # the operator reads the rendering only
+                asked = english if manual == ENGLISH else query  # the follow-up's predecessor is in `query`
+                self._generate(answer, asked, query, history, streamed, titles)
+            if translated and answer.mode == "composed":
+                assert self.translator is not None
+                answer.signals["composed"] = answer.answer
+                answer.answer = self.translator.answer_in(answer.answer, manual, asked_in, on_token)
         answer.latency_s = time.perf_counter() - started
         return answer
+
+    def _search(
+        self,
+        question: str,
+        asked_in: str,
+        retriever: HybridRetriever,
+        history: Sequence[Turn],
+        filters: Filters | None,
+        use_llm: bool,
+    ) -> Search:
+        """Search the question in English (rendered by the LLM when asked in another language), and
+        the manuals of each other language in that language's words; answer from the language whose
+        manuals hold the stronger evidence.
+
+        Scores of different queries do not compare (BM25 is scaled by each query's best hit): fused
+        into one list, a Portuguese rendering of an English question pushed the gold page of 10 of 130
+        English questions out of the top 5. The evidence score does compare; the other language must
+        beat the English manuals' by `other_language_margin` (measured: below it, a weak English
+        match lost its gold page to a Portuguese passage, and questions asked in German over English
+        manuals were sent to the Portuguese one)."""
+        translator = self.translator if use_llm else None
+        renderings = {asked_in: question}
+        if translator is not None and asked_in != ENGLISH:
+            renderings[ENGLISH] = translator.question_in(question, asked_in, ENGLISH)
+        english = retriever.correct_typos(renderings.get(ENGLISH, question))
+        query = retrieval_query(english, history)
+        passages = retriever.retrieve(query, self.retrieve_k, filters)
+        found = Search(passages, english, query, query, ENGLISH)
+        languages = _manual_languages(retriever, filters) - {ENGLISH}
+        if not languages or not passages:
+            return found
+        best = max(p.vector_score for p in passages)
+        if translator is not None and best < self.translate_below:
+            # The manuals match the English weakly: a manual in another language may hold the
+            # answer in its own words (rendering the question costs the LLM about 2 s).
+            source = renderings.get(ENGLISH, question)  # as written: typo fixes against the index mislead the LLM
+            for code in sorted(languages - renderings.keys()):
+                renderings[code] = translator.question_in(source, ENGLISH, code)
+        rivals = sorted(languages & renderings.keys())
+        if not rivals:
+            return found
+        found.evidence = find_evidence(retriever, query, passages, self.evidence_lines)
+        strongest = evidence_summary(found.evidence)["evidence"] + self.other_language_margin
+        for code in rivals:
+            own = Filters(doc_ids=_documents_in(retriever, code, filters), tags=filters.tags if filters else {})
+            theirs = retriever.retrieve(renderings[code], self.retrieve_k, own, correct=False)
+            evidence = find_evidence(retriever, renderings[code], theirs, self.evidence_lines) if theirs else []
+            strength = evidence_summary(evidence)["evidence"]
+            if strength > strongest:
+                found = Search(theirs, english, query, renderings[code], code, evidence)
+                strongest = strength
+        return found
 
     def warm_up(self) -> None:
         """Have the model read the fixed start of every prompt now, so that the first operator's
@@ -253,6 +369,8 @@ class Assistant:
         with self._llm_lock:
             for _ in self.llm.stream([*prompt_prefix(), Message(role="user", content="Hello")]):
                 break
+        if self.translator is not None:
+            self.translator.warm_up()
 
     def _follow_index(self) -> None:
         """Answer from the live index version: an ingest while the app runs is seen by the next question."""
@@ -319,7 +437,8 @@ class Assistant:
         elif answer.evidence and strength >= quote_at:
             answer.mode = "quoted"
             cited = quoted_lines(answer.evidence)
-            answer.answer = "The manual says: " + " ".join(f"“{e.text}” [{e.number}]" for e in cited)
+            says = MANUAL_SAYS.get(answer.language, MANUAL_SAYS[ENGLISH])
+            answer.answer = f"{says} " + " ".join(f"“{e.text}” [{e.number}]" for e in cited)
             answer.answer = renumber(answer.answer, cited)
         else:
             answer.reason = problem or "the manual's lines do not answer it"
@@ -327,6 +446,20 @@ class Assistant:
         answer.answered = True
         answer.citations = citations(cited)
         answer.warnings = _warnings([e.passage for e in cited])
+
+
+def _manual_languages(retriever: HybridRetriever, filters: Filters | None) -> set[str]:
+    """The languages of the manuals a question may be answered from."""
+    searched = filters.doc_ids if filters and filters.doc_ids else None
+    return {code for doc, code in retriever.document_languages.items() if searched is None or doc in searched}
+
+
+def _documents_in(retriever: HybridRetriever, language: str, filters: Filters | None) -> set[str]:
+    """The documents in one language, within the operator's document filter."""
+    chosen = filters.doc_ids if filters and filters.doc_ids else None
+    return {
+        d for d, code in retriever.document_languages.items() if code == language and (chosen is None or d in chosen)
+    }
 
 
 def prompt_prefix() -> list[Message]:

@@ -26,6 +26,7 @@ class EvalQuestion:
     files: list[str]
     pages: list[int] = field(default_factory=list)
     key_facts: list[str] = field(default_factory=list)
+    language: str | None = None  # the asking terminal's language (`lang`): a hint where the words say little
 
     @property
     def answerable(self) -> bool:
@@ -52,6 +53,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                     files=[files] if isinstance(files, str) else list(files),
                     pages=[int(p) for p in raw.get("pages") or []],
                     key_facts=[str(f) for f in raw.get("key_facts") or []],
+                    language=str(raw["lang"]) if raw.get("lang") else None,
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -113,6 +115,11 @@ class AnswerRecord:
     signals: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)  # the lines shown first, best first
     facts: list[str] = field(default_factory=list)
+    language: str = "en"  # the question's, as the assistant decided it
+    question_en: str = ""
+    # Key facts in the answer as composed, in the manual's words, before it was rendered in the
+    # operator's language (the facts are the manual's words; a German answer says them in German).
+    facts_found_composed: int = 0
 
 
 @dataclass
@@ -154,9 +161,11 @@ def score_answers(assistant: Any, questions: list[EvalQuestion]) -> AnswerScore:
 
 
 def _record(assistant: Any, question: EvalQuestion) -> AnswerRecord:
-    answer = assistant.ask(question.question)
+    answer = assistant.ask(question.question, language=question.language)
     text = _squash(answer.answer) if answer.answered else ""
+    composed = _squash(answer.signals.get("composed", answer.answer)) if answer.answered else ""
     found = sum(_squash(fact) in text for fact in question.key_facts) if question.answerable else 0
+    found_composed = sum(_squash(fact) in composed for fact in question.key_facts) if question.answerable else 0
     return AnswerRecord(
         id=question.id,
         question=question.question,
@@ -174,7 +183,52 @@ def _record(assistant: Any, question: EvalQuestion) -> AnswerRecord:
         signals={"mode": answer.mode, **answer.signals},
         evidence=[e.text for e in answer.evidence],
         facts=question.key_facts,
+        language=answer.language,
+        question_en=answer.question_en,
+        facts_found_composed=found_composed,
     )
+
+
+@dataclass
+class LanguageScore:
+    """One language's share of an answer run: retrieval as the assistant searched (its renderings
+    included), answers, key facts."""
+
+    language: str
+    answerable: int
+    unanswerable: int
+    hit_at_5: float
+    answered: float
+    key_facts: float
+    key_facts_composed: float
+    refused: float
+    median_latency_s: float
+
+
+def by_language(records: list[AnswerRecord], languages: dict[str, str]) -> list[LanguageScore]:
+    """Figures per language the questions were written in (`languages`: question id -> language)."""
+    groups: dict[str, list[AnswerRecord]] = {}
+    for record in records:
+        groups.setdefault(languages.get(record.id, "en"), []).append(record)
+    scores = []
+    for language, group in sorted(groups.items()):
+        answerable = [r for r in group if r.answerable]
+        unanswerable = [r for r in group if not r.answerable]
+        facts = sum(r.facts_expected for r in answerable)
+        scores.append(
+            LanguageScore(
+                language=language,
+                answerable=len(answerable),
+                unanswerable=len(unanswerable),
+                hit_at_5=_share(sum(r.gold_rank is not None for r in answerable), len(answerable)),
+                answered=_share(sum(r.answered for r in answerable), len(answerable)),
+                key_facts=_share(sum(r.facts_found for r in answerable), facts),
+                key_facts_composed=_share(sum(r.facts_found_composed for r in answerable), facts),
+                refused=_share(sum(not r.answered for r in unanswerable), len(unanswerable)),
+                median_latency_s=median([r.latency_s for r in group]),
+            )
+        )
+    return scores
 
 
 def write_records(path: Path, records: list[AnswerRecord]) -> None:

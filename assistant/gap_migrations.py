@@ -104,6 +104,14 @@ def m006_question_vectors(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX questions_open ON questions (resolved_at, answered, feedback)")
 
 
+@migration
+def m007_languages(db: sqlite3.Connection) -> None:
+    """The language a question was asked in and its English rendering: the knowledge map groups the
+    same need asked in German and in Spanish into one topic."""
+    db.execute("ALTER TABLE questions ADD COLUMN language TEXT")
+    db.execute("ALTER TABLE questions ADD COLUMN question_en TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

@@ -32,7 +32,7 @@ _OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL AND mode IS
 # SQLite, not by parsing each row's JSON.
 _COLUMNS = (
     "id, asked_at, terminal, question, answer, answered, reason, equipment, sources, cited, feedback, feedback_reason,"
-    " json_extract(cited, '$[0]'), json_extract(sources, '$[0].file')"
+    " json_extract(cited, '$[0]'), json_extract(sources, '$[0].file'), language, question_en"
 )
 
 
@@ -69,6 +69,13 @@ class LoggedQuestion:
     cited_json: str = "[]"
     first_cited: str | None = None  # the document its answer cited first (read by SQLite)
     first_source: str | None = None  # the file of the passage retrieved first
+    language: str = "en"  # the language it was asked in
+    question_en: str = ""  # its English rendering (the question itself when asked in English)
+
+    @property
+    def meaning(self) -> str:
+        """What the map groups on: the question in English, whatever language it was asked in."""
+        return self.question_en or self.question
 
     @property
     def carried(self) -> bool:
@@ -138,7 +145,8 @@ class GapLog:
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
-                " equipment, cited, mode, policy_rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " equipment, cited, mode, policy_rule, language, question_en)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     terminal,
@@ -152,6 +160,8 @@ class GapLog:
                     json.dumps(cited),
                     answer.mode,
                     answer.rule,
+                    answer.language,
+                    answer.question_en or answer.question,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -275,7 +285,7 @@ class GapLog:
 def _logged(row: tuple[Any, ...]) -> LoggedQuestion:
     """A row of `SELECT {_COLUMNS}, <open>`, read by position: a map reads tens of thousands."""
     (id_, asked_at, terminal, question, answer, answered, reason, equipment, sources, cited, feedback,
-     feedback_reason, first_cited, first_source, is_open) = row  # fmt: skip
+     feedback_reason, first_cited, first_source, language, question_en, is_open) = row  # fmt: skip
     down = feedback == "down"
     if down:
         reason = "operator marked it unhelpful" + (f": {feedback_reason}" if feedback_reason else "")
@@ -298,6 +308,8 @@ def _logged(row: tuple[Any, ...]) -> LoggedQuestion:
         cited_json=cited or "[]",
         first_cited=first_cited,
         first_source=first_source,
+        language=language or "en",
+        question_en=question_en or question,
     )
 
 

@@ -112,7 +112,7 @@ def group_questions(
         return []
     by_key: dict[str, list[LoggedQuestion]] = {}
     for q in questions:
-        by_key.setdefault(question_key(q.question), []).append(q)
+        by_key.setdefault(question_key(q.meaning), []).append(q)
     keys = sorted(by_key, key=lambda k: (not any(q.open for q in by_key[k]), -len(by_key[k]), k))
     vectors = vectors_of(keys)
     seeds = min(len(keys), CLUSTERED_AT_MOST)
@@ -136,7 +136,7 @@ def group_questions(
         with_gaps = [i for i in members if any(q.open for q in by_key[keys[i]])] or members
         centre = vectors[members].mean(axis=0)
         central = max(with_gaps, key=lambda i: (float(vectors[i] @ centre), keys[i]))
-        question = by_key[keys[central]][0].question
+        question = by_key[keys[central]][0].meaning
         topics.append(Topic(label=question, question=question, questions=sorted(asked, key=lambda q: q.id)))
     _name_by_terms(topics, phrasings)
     return sorted(topics, key=lambda t: (-t.count, -t.asked, t.first_seen, t.label))

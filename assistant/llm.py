@@ -157,8 +157,10 @@ def model_path(settings: Settings) -> Path:
     return path
 
 
-def load_llm(settings: Settings) -> AnswerModel:
-    """The configured LLM, ready to stream; no network unless llm_url names a server."""
+def load_llm(settings: Settings, context: int | None = None) -> AnswerModel:
+    """The configured LLM, ready to stream; no network unless llm_url names a server. `context`
+    gives a local model a context of its own of that many tokens (the weights are mapped once and
+    shared between contexts)."""
     started = time.perf_counter()
     model: AnswerModel
     if settings.llm_url:
@@ -182,7 +184,7 @@ def load_llm(settings: Settings) -> AnswerModel:
             raise ShopfloorError("the local LLM runtime is not installed; run: pip install -e '.[llm]'") from None
         llama = Llama(
             model_path=str(model_path(settings)),
-            n_ctx=settings.llm_context,
+            n_ctx=context or settings.llm_context,
             n_threads=settings.threads,
             n_batch=512,
             verbose=False,

@@ -24,6 +24,7 @@ import numpy as np
 from indexes.chunk_metadata import ChunkMetadata, chunk_metadata
 from indexes.embedding import Embedder
 from indexes.store import IndexSnapshot
+from shopfloor.languages import DETECTOR
 
 # A word or a code as the manuals and the questions are matched on ("hf-2040", "0.5", "oil").
 WORD = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
@@ -124,6 +125,22 @@ class HybridRetriever:
         self._building = threading.Lock()
         self._bm25_index: Any = None
         self._vocabulary: dict[str, int] | None = None
+        self._languages: dict[str, str] | None = None
+
+    @property
+    def document_languages(self) -> dict[str, str]:
+        """Each document's language (doc id -> ISO 639-1), as ingest detected it; an index written
+        before that is detected here, once, from its passages."""
+        with self._building:
+            if self._languages is None:
+                texts: dict[str, list[str]] = {}
+                for node in self._nodes:
+                    texts.setdefault(node.metadata["doc_id"], []).append(str(node.text))
+                self._languages = {
+                    doc_id: record.language or DETECTOR.of_document(texts.get(doc_id, []))
+                    for doc_id, record in self.snapshot.manifest.documents.items()
+                }
+            return self._languages
 
     @property
     def passage_count(self) -> int:
@@ -181,11 +198,12 @@ class HybridRetriever:
 
         return re.sub(r"[A-Za-z]+", fix, query)
 
-    def retrieve(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
-        """The k best passages for a question, best first."""
+    def retrieve(self, query: str, k: int = 5, filters: Filters | None = None, correct: bool = True) -> list[Passage]:
+        """The k best passages for a question, best first. Typos are corrected unless `correct` is
+        off: the closest English word to a word of another language is another word."""
         if not self._nodes:
             return []
-        query = self.correct_typos(query)
+        query = self.correct_typos(query) if correct else query
         allowed = np.array([filters.allows(chunk_metadata(n.metadata)) for n in self._nodes]) if filters else None
         vector = self._vector_scores(query)
         lexical = self._bm25_scores(query)

@@ -7,6 +7,7 @@ from assistant.answering import Assistant, Decision
 from assistant.llm import AnswerModel
 from assistant.policy import Policy
 from assistant.retrieval import HybridRetriever
+from assistant.translation import Translator
 from indexes.embedding import Embedder
 from indexes.store import IndexStore
 from shopfloor.errors import IndexMissingError
@@ -32,10 +33,11 @@ def open_assistant(
     embedder: Embedder | None = None,
     policy: Policy | None = None,
     llm: AnswerModel | None = None,
+    translator: Translator | None = None,
 ) -> Assistant:
     """Everything loaded once; `use_llm=False` answers with the manual's best lines alone. The
     manager's policy rules apply where one is given (the app's, not an evaluation's); `llm` reuses a
-    model already loaded (a benchmark over many indexes)."""
+    model already loaded (a benchmark over many indexes), `translator` likewise."""
     from assistant.llm import load_llm
 
     retriever = open_retriever(settings, embedder)
@@ -57,4 +59,14 @@ def open_assistant(
         min_bm25_score=settings.min_bm25_score,
         newer_retriever=newer_retriever,
         policy=policy,
+        translator=(translator or open_translator(settings)) if use_llm and settings.translate else None,
+        translate_below=settings.translate_below,
+        other_language_margin=settings.other_language_margin,
     )
+
+
+def open_translator(settings: Settings) -> Translator:
+    """The LLM in a small context of its own, for questions and answers in other languages."""
+    from assistant.llm import load_llm
+
+    return Translator(load_llm(settings, context=settings.translation_context))

@@ -36,6 +36,9 @@ class DocumentRecord:
     ocr_pending: list[int] = field(default_factory=list)  # pages left unread for want of tesseract
     # Text pages whose pictures were not read for want of tesseract (the text layer is indexed).
     pictures_pending: list[int] = field(default_factory=list)
+    # ISO 639-1, detected from the text at ingest: a question is also searched in this language.
+    # None in an index written before languages were detected (retrieval detects it on loading).
+    language: str | None = None
 
     @property
     def chunks(self) -> int:

@@ -23,6 +23,7 @@ real scans from figure pages the survey also flags. Pages are rendered at 200 dp
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import os
@@ -43,6 +44,7 @@ from ingest.documents import Page, ParsedDocument
 from ingest.grids import replace_lines
 from ingest.pdf_survey import PDFIUM_LOCK, PageSurvey, survey_pdf
 from shopfloor.errors import OcrError
+from shopfloor.languages import DETECTOR, ENGLISH
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -81,6 +83,40 @@ class OcrOptions:
 
 def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
+
+
+# tesseract's language packs (apt install tesseract-ocr-<code>) for the languages a manual is recognised in.
+_TESSERACT_CODES = {
+    "en": "eng",
+    "de": "deu",
+    "es": "spa",
+    "pt": "por",
+    "fr": "fra",
+    "pl": "pol",
+    "tr": "tur",
+    "it": "ita",
+}
+
+
+@functools.cache
+def installed_packs() -> frozenset[str]:
+    try:
+        listed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(line.strip() for line in listed.splitlines()[1:] if line.strip())
+
+
+def with_document_language(languages: str, texts: list[str]) -> str:
+    """The configured packs (`ocr_languages`), and before them the pack of the language the
+    document's text layer is written in, where it is another than English and installed: a
+    Portuguese manual's scanned tables read with English alone lose their accented words."""
+    language = DETECTOR.of_document(texts)
+    pack = _TESSERACT_CODES.get(language)
+    configured = languages.split("+")
+    if language == ENGLISH or pack is None or pack in configured or pack not in installed_packs():
+        return languages
+    return "+".join([pack, *configured])
 
 
 def recover_pages(document: ParsedDocument, options: OcrOptions) -> None:
@@ -147,6 +183,7 @@ def _ocr_pages(
     returned as an extra page, so the text layer's cleaner text is never lost."""
     import pypdfium2
 
+    languages = with_document_language(options.languages, [page.text for page in document.pages])
     with PDFIUM_LOCK:
         pdf = pypdfium2.PdfDocument(str(document.path))
     try:
@@ -160,12 +197,12 @@ def _ocr_pages(
             try:
                 how = _how_to_read(survey, options.mode)
                 if how == "table":
-                    return survey, ocr_table(image, options.languages)
+                    return survey, ocr_table(image, languages)
                 if how == "pictures":
                     crops = [image.crop(_pixels(box, survey.height, scale)) for box in survey.pictures]
-                    texts = (ocr_picture(crop, options.languages, options.dpi) for crop in crops)
+                    texts = (ocr_picture(crop, languages, options.dpi) for crop in crops)
                     return survey, "\n\n".join(text for text in texts if text)
-                return survey, ocr_text(image, options.languages)
+                return survey, ocr_text(image, languages)
             except subprocess.TimeoutExpired:
                 return survey, OcrError("tesseract took over 5 minutes")
             except OcrError as exc:

@@ -33,6 +33,7 @@ from ingest.ocr import OcrOptions, tesseract_available
 from ingest.readers import ReadLimits
 from ingest.reading_process import ReadingProcess
 from shopfloor.errors import DocumentError, ShopfloorError, UnknownDocumentError, printable
+from shopfloor.languages import DETECTOR
 from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
@@ -378,6 +379,7 @@ class IngestRun:
             pages_without_text=document.pages_without_text,
             ocr_pending=document.ocr_pending,
             pictures_pending=document.pictures_pending,
+            language=DETECTOR.of_document([n.text for n in nodes]),
         )
         log.info("doc=%s pages=%d chunks=%d secs=%.2f", source.doc_id, record.pages, record.chunks, mid - started)
         return record, nodes

@@ -84,6 +84,30 @@ class Settings(BaseSettings):
         description="OCR for PDF pages without usable text (scans, tables drawn as outlines): auto finds them; "
         "always reads every page (keeping OCR text where it adds words); never. Needs the tesseract program.",
     )
+    translate: bool = Field(
+        default=True,
+        description="Questions asked in another language than a manual's are rendered in the manual's language "
+        "with the LLM, and its answer in the operator's (German, Spanish, Portuguese, French, Polish, Turkish, "
+        "Italian, English). Off: questions are searched as asked.",
+    )
+    translate_below: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A question is also searched in the language of manuals written in another language when the "
+        "manuals match its English below this meaning similarity: rendering it costs the LLM about 2 s, so "
+        "English questions the English manuals answer well pay nothing.",
+    )
+    other_language_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="How much stronger the evidence of manuals in another language must be than the English "
+        "manuals' for the answer to come from them (the evidence score, 0-1).",
+    )
+    translation_context: int = Field(
+        default=1024, ge=256, description="Tokens of the LLM context kept for translations (beside the answers')."
+    )
     ocr_languages: str = Field(
         default="eng", description="tesseract language packs, e.g. eng or eng+deu (apt install tesseract-ocr-deu)."
     )

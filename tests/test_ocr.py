@@ -402,3 +402,24 @@ def test_a_pdf_pdfium_cannot_open_keeps_its_text_layer_with_a_note(embedder, tmp
     assert "; PDFium cannot read it (Failed to load document (PDFium: Data format error).); no OCR" in notice
     manifest = IndexStore(settings.index_path).read_manifest()
     assert manifest is not None and manifest.documents["press.pdf"].pages == 4, "its text layer is indexed"
+
+
+@needs_dejavu
+def test_a_manual_is_ocrd_with_the_language_pack_of_its_own_text(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ingest.ocr import installed_packs, ocr_text, with_document_language
+
+    assert "por" in installed_packs(), "scripts/setup installs the packs of the languages manuals come in"
+    text_layer = "A vedação padrão do eixo é feita por gaxetas. Os mancais externos são lubrificados com graxa. " * 4
+    languages = with_document_language("eng", [text_layer])
+    assert languages == "por+eng"
+    assert with_document_language("eng", ["Check the hydraulic oil level before every shift. " * 6]) == "eng"
+    font = ImageFont.truetype(DEJAVU, 40)
+    scan = Image.new("L", (1700, 300), 255)
+    draw = ImageDraw.Draw(scan)
+    draw.text((40, 40), "Inspeção da vedação: substituição das gaxetas", font=font, fill=0)
+    draw.text((40, 140), "Lubrificação dos mancais a cada 2000 horas", font=font, fill=0)
+    assert "vedação" not in ocr_text(scan, "eng"), "English alone loses the accented words"
+    read = ocr_text(scan, languages)
+    assert "vedação" in read and "Lubrificação" in read

@@ -441,6 +441,34 @@ def test_two_terminals_asking_at_once_both_get_their_answer(server) -> None:
     ]
 
 
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_a_terminal_in_german_asks_in_german_and_reads_the_manuals_own_lines(server, screenshots) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, settings = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        spanish = browser.new_page(locale="es-ES")  # no ?lang=: the browser's language decides
+        spanish.goto(f"{base}/?terminal=T-ES")
+        spanish.get_by_role("button", name="Preguntar", exact=True).wait_for(timeout=60_000)
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
+        page.goto(f"{base}/?terminal=T-DE&lang=de")
+        page.get_by_placeholder("Ihre Frage…").fill("Wie oft wird das Hydrauliköl der HP-200 gewechselt?")
+        page.get_by_role("button", name="Fragen", exact=True).click()
+        page.locator("#sources label").first.wait_for(timeout=240_000)
+        chip = page.locator("#sources label").first.inner_text()
+        assert "HP-200_Hydraulic_Press_SOP.pdf · Seite 4" in chip
+        reply = page.locator("#chat .message").last.inner_text()
+        assert "4000" in reply
+        assert "Every 4000 hours" in reply, "the manual's line is shown as the manual writes it"
+        page.screenshot(path=str(screenshots / "operator_view_de.png"), full_page=True)
+        browser.close()
+    [logged] = [q for q in GapLog(settings.gaps_db).questions() if q.terminal == "T-DE"]
+    assert logged.language == "de"
+    assert logged.question == "Wie oft wird das Hydrauliköl der HP-200 gewechselt?"
+    assert logged.meaning != logged.question and "hydraulic oil" in logged.meaning.lower()
+
+
 @pytest.fixture(scope="module")
 def corpus_server(tmp_path_factory, embedder):
     """The real app over a real manual nobody here wrote (the LinuxCNC integrator manual)."""

@@ -309,10 +309,17 @@ def _question_rows(questions: list[LoggedQuestion], shopfloor: Shopfloor) -> lis
     locator = shopfloor.locator()
     latest = sorted(questions, key=lambda q: q.id, reverse=True)[:QUESTIONS_SHOWN]
     return [
-        [q.asked_at, q.terminal, locator.equipment(q), q.kind, q.question, q.answer if q.carried else q.reason,
+        [q.asked_at, q.terminal, locator.equipment(q), q.kind, _as_asked(q), q.answer if q.carried else q.reason,
          _passages(q)]
         for q in latest
     ]  # fmt: skip
+
+
+def _as_asked(question: LoggedQuestion) -> str:
+    """The question as the operator typed it, with its English rendering where it was not English."""
+    if question.meaning == question.question:
+        return question.question
+    return f"{question.question} [{question.language}: {question.meaning}]"
 
 
 def _docs(shopfloor: Shopfloor, since: str) -> list[list[Any]]:

@@ -19,6 +19,7 @@ import gradio as gr
 from assistant.answering import SOURCE_NOTES, Answer, Turn
 from assistant.evidence import Evidence
 from assistant.retrieval import Filters
+from ui.labels import LABELS, Labels, labels_for, terminal_language
 from ui.usecases import Logged, Shopfloor
 
 log = logging.getLogger(__name__)
@@ -40,49 +41,53 @@ class Conversation:
     """One terminal's session: its turns, the citations on screen, the gap-log ids of its answers."""
 
     terminal: str = "terminal"
+    language: str = "en"  # the terminal's: ?lang=, else its browser's
     turns: list[Turn] = field(default_factory=list)
     citations: list[Any] = field(default_factory=list)
     question_ids: dict[int, int] = field(default_factory=dict)  # chat message index -> gap-log id
     last_down: int | None = None
 
 
-def source_label(citation: Any) -> str:
-    page = f" · page {citation.page}" if citation.page is not None else ""
+def source_label(citation: Any, labels: Labels = LABELS["en"]) -> str:
+    page = f" · {labels.page} {citation.page}" if citation.page is not None else ""
     section = f" · {citation.section}" if citation.section else ""
     via = f" · {SOURCE_NOTES[citation.text_source]}" if citation.text_source in SOURCE_NOTES else ""
     return f"[{citation.number}] {citation.file}{page}{section}{via}"
 
 
-def evidence_markdown(evidence: list[Evidence], limit: int = 3) -> str:
+def evidence_markdown(evidence: list[Evidence], labels: Labels = LABELS["en"], limit: int = 3) -> str:
     """The manual's own lines, quoted exactly with document, page and section (document text escaped)."""
     quotes = []
     for line in evidence[:limit]:
         p = line.passage
-        where = ", ".join(x for x in (p.file, f"page {line.page}" if line.page is not None else "", p.section) if x)
+        page = f"{labels.page} {line.page}" if line.page is not None else ""
+        where = ", ".join(x for x in (p.file, page, p.section) if x)
         quotes.append(f"> “{as_text(line.text)}”  \n> — *{as_text(where)}*")
     return "\n>\n".join(quotes)
 
 
-def draft_markdown(evidence: list[Evidence], draft: str) -> str:
+def draft_markdown(evidence: list[Evidence], draft: str, labels: Labels = LABELS["en"]) -> str:
     """While the model writes: the evidence first, the growing answer under it."""
-    shown = f"**From the manual:**\n\n{evidence_markdown(evidence)}" if evidence else ""
+    shown = f"**{labels.from_manual}**\n\n{evidence_markdown(evidence, labels)}" if evidence else ""
     return f"{shown}\n\n{as_text(draft)}…" if draft else (shown or "…")
 
 
-def answer_markdown(answer: Answer) -> str:
+def answer_markdown(answer: Answer, labels: Labels = LABELS["en"]) -> str:
     """How an answer reads in the chat: the answer over the lines it rests on, safety notices set
-    apart; or a plain refusal over the lines that came closest."""
+    apart; or a plain refusal over the lines that came closest. The answer is in the operator's
+    language; the lines and notices stay as the manual writes them."""
     if answer.mode == "directed":  # a policy rule keeps this question for a person
         return f'<div class="directed">{as_text(answer.answer)}</div>'
     if not answer.answered:
+        refusal = f"**{as_text(answer.answer)}**"
         if not answer.evidence:
-            return "**Not found in the manuals.**"
-        return f"**Not found in the manuals.**\n\nClosest lines:\n\n{evidence_markdown(answer.evidence)}"
+            return refusal
+        return f"{refusal}\n\n{labels.closest}\n\n{evidence_markdown(answer.evidence, labels)}"
     quoted = [e for e in answer.evidence if any(e.text in c.lines for c in answer.citations)]
     notices = "".join(f'\n\n<div class="safety">⚠ {as_text(w)}</div>' for w in answer.warnings)
     body = as_text(answer.answer)
     if answer.mode == "composed" and quoted:
-        body += f"\n\n{evidence_markdown(quoted)}"
+        body += f"\n\n{evidence_markdown(quoted, labels)}"
     return f"{body}{notices}"
 
 
@@ -123,7 +128,8 @@ def terminal_id(request: gr.Request, pins: dict[str, str] | None = None) -> str:
 def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
     with gr.Blocks(title="Shopfloor Assistant", analytics_enabled=False) as view:
         conversation = gr.State(None)  # a Conversation, made with the first question
-        gr.Markdown("# Shopfloor Assistant\nAsk about machines, procedures and maintenance. Answers cite the manuals.")
+        english = LABELS["en"]
+        header = gr.Markdown(f"# {english.title}\n{english.intro}")
         with gr.Row():
             tags = gr.Dropdown([], multiselect=True, label="Equipment / line", scale=1)
             docs = gr.Dropdown([], multiselect=True, label="Document", scale=1)
@@ -142,10 +148,23 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             picture = gr.HTML(visible=False, elem_id="page-picture")
         gr.Examples(shopfloor.suggested_questions(), inputs=question, label="Try asking")
 
-        def filter_choices():
-            """Read when a terminal opens the page: documents ingested while the app runs are offered."""
+        def open_page(request: gr.Request):
+            """When a terminal opens the page: its language's words, and the filters read from the
+            live index (documents ingested while the app runs are offered)."""
+            words = labels_for(_language(request))
             choices = shopfloor.filter_choices()
-            return gr.update(choices=choices.tags), gr.update(choices=choices.documents)
+            return (
+                f"# {words.title}\n{words.intro}",
+                gr.update(choices=choices.tags, label=words.equipment),
+                gr.update(choices=choices.documents, label=words.document),
+                gr.update(value=words.new_conversation),
+                gr.update(label=words.conversation),
+                gr.update(placeholder=words.placeholder),
+                gr.update(value=words.ask),
+                gr.update(placeholder=words.what_was_wrong),
+                gr.update(value=words.send),
+                gr.update(label=words.sources),
+            )
 
         def respond(
             text: str,
@@ -156,7 +175,10 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             request: gr.Request,
         ):
             # The terminal id comes with each question (?terminal=T7), so no page-load event can race it.
-            state = state or Conversation(terminal=terminal_id(request, shopfloor.settings.terminal_pins))
+            state = state or Conversation(
+                terminal=terminal_id(request, shopfloor.settings.terminal_pins), language=_language(request)
+            )
+            words = labels_for(state.language)
             text = (text or "").strip()
             if not text:
                 yield history, state, gr.update(), ""
@@ -166,24 +188,28 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
             filters = Filters(doc_ids=set(doc_ids or []), tags=dict(t.split("=", 1) for t in tag_values or []))
             for partial in _stream(shopfloor, text, state, filters):
                 if isinstance(partial, Draft):
-                    history[-1] = {"role": "assistant", "content": draft_markdown(partial.evidence, partial.text)}
+                    history[-1] = {
+                        "role": "assistant",
+                        "content": draft_markdown(partial.evidence, partial.text, words),
+                    }
                     yield history, state, gr.update(), ""
                     continue
                 answer = partial.answer
                 state.question_ids[len(history) - 1] = partial.question_id
-                state.turns.append(Turn(text, answer.answer))
+                state.turns.append(Turn(answer.question_en or text, answer.answer))  # follow-ups search in English
                 state.citations = answer.citations
-                history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
-                labels = [source_label(c) for c in answer.citations] if answer.answered else []
+                history[-1] = {"role": "assistant", "content": answer_markdown(answer, words)}
+                labels = [source_label(c, words) for c in answer.citations] if answer.answered else []
                 yield history, state, gr.update(choices=labels, value=None), ""
 
         def open_source(label: str | None, state: Conversation | None):
-            citation = next((c for c in (state.citations if state else []) if source_label(c) == label), None)
+            words = labels_for(state.language if state else "en")
+            citation = next((c for c in (state.citations if state else []) if source_label(c, words) == label), None)
             if citation is None:
                 return "", gr.update(visible=False, value=None)
             quoted = "".join(f"> {as_text(line)}\n>\n" for line in citation.lines)
             passage_text = as_text(citation.text).replace("\n", "  \n")
-            shown = f"**{as_text(source_label(citation))}**\n\n{quoted}\n{passage_text}"
+            shown = f"**{as_text(source_label(citation, words))}**\n\n{quoted}\n{passage_text}"
             picture = shopfloor.page_image(citation.doc_id, citation.page, citation.text) if citation.page else None
             if picture is not None and picture.note:
                 shown += f"\n\n*{as_text(picture.note)}*"
@@ -219,8 +245,13 @@ def build_operator_view(shopfloor: Shopfloor) -> gr.Blocks:
         chat.like(feedback, [conversation], [conversation, reason_row])
         send_reason.click(give_reason, [reason, conversation], [reason, reason_row])
         new_chat.click(clear, outputs=[chat, conversation, sources, passage, picture])
-        view.load(filter_choices, None, [tags, docs], api_visibility="private")
+        page_words = [header, tags, docs, new_chat, chat, question, ask, reason, send_reason, sources]
+        view.load(open_page, None, page_words, api_visibility="private")
     return view
+
+
+def _language(request: gr.Request) -> str:
+    return terminal_language(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 @dataclass
@@ -247,6 +278,7 @@ def _stream(shopfloor: Shopfloor, text: str, state: Conversation, filters: Filte
                 history=list(state.turns),
                 on_token=events.put,
                 on_evidence=events.put,
+                language=state.language,
             )
         except Exception:  # the operator gets a plain message; the details go to the log
             log.exception("answering failed: question=%r", text)
@@ -263,5 +295,5 @@ def _stream(shopfloor: Shopfloor, text: str, state: Conversation, filters: Filte
             draft.text += event
         yield draft
     if "error" in result:
-        raise gr.Error("The assistant could not answer just now. Please try again, or ask a technician.")
+        raise gr.Error(labels_for(state.language).could_not_answer)
     yield result["answer"]

@@ -20,6 +20,7 @@ import numpy as np
 from assistant.policy import Policy, Rule, load_policy
 from indexes.store import IndexStore
 from shopfloor.errors import ShopfloorError
+from shopfloor.languages import supported
 from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from indexes.embedding import Embedder
     from indexes.manifest import DocumentRecord
     from ingest.pipeline import IngestReport, Progress
-    from ui.pages import PagePicture
+from ui.pages import PagePicture
 
 
 @dataclass
@@ -199,10 +200,17 @@ class Shopfloor:
         history: Sequence[Turn] = (),
         on_token: Callable[[str], None] | None = None,
         on_evidence: Callable[[list[Evidence]], None] | None = None,
+        language: str | None = None,
     ) -> Logged:
-        """Answer and log: every question reaches the gap log, answered or not."""
+        """Answer and log: every question reaches the gap log, answered or not. `language` is the
+        terminal's, for questions whose words do not say theirs."""
         answer = self.assistant.ask(
-            question, history=history, filters=filters or None, on_token=on_token, on_evidence=on_evidence
+            question,
+            history=history,
+            filters=filters or None,
+            on_token=on_token,
+            on_evidence=on_evidence,
+            language=supported(language),
         )
         equipment = filters.tags.get("equipment") if filters else None
         question_id = self.gap_log.record(answer, terminal or self.settings.terminal_id, equipment=equipment)

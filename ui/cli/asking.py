@@ -33,6 +33,14 @@ def ask(
         Path | None, typer.Option("--batch", help="File with one question per line (models load once).")
     ] = None,
     terminal: Annotated[str | None, typer.Option("--terminal", help="Terminal id for the gap log.")] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="The terminal's language (de, es, pt, fr, pl, tr, it, en) where a question's "
+            "words do not say it clearly; answers come in the question's language.",
+        ),
+    ] = None,
 ) -> None:
     """Ask the manuals: a short answer with citations (document, page, section), or a plain
     "not found" with the closest passages. Every question is logged for the gap review.
@@ -41,6 +49,7 @@ def ask(
       shopfloor ask "How often is the hydraulic oil changed on the HP-200?"
       shopfloor ask "alarm AL-205" --tag equipment=CL-400 --json
       shopfloor ask --json --batch questions.txt
+      shopfloor ask "wie oft wird das Hydrauliköl der HP-200 gewechselt?"
     """
     from assistant.retrieval import Filters
 
@@ -55,7 +64,9 @@ def ask(
             streamed: list[str] = []
             on_token = None if as_json else _printing_into(streamed)
             on_evidence = None if as_json else _print_evidence
-            answer = shopfloor.ask(text, filters=filters, on_token=on_token, on_evidence=on_evidence).answer
+            answer = shopfloor.ask(
+                text, filters=filters, on_token=on_token, on_evidence=on_evidence, language=lang
+            ).answer
             if as_json:
                 typer.echo(json.dumps(answer.to_json()))
             else:

@@ -166,14 +166,17 @@ def docs(
         out.print(f"No documents in {settings.index_path} yet; run `shopfloor ingest PATH`.")
         return
     table = Table(title=f"{len(records)} documents in {settings.index_path}")
-    for column in ("document", "title", "revision", "pages", "chunks", "tags", "ingested", "not searchable"):
+    columns = ("document", "title", "revision", "language", "pages", "chunks", "tags", "ingested", "not searchable")
+    for column in columns:
         table.add_column(column)
     for r in records:
         tags = " ".join(f"{k}={v}" for k, v in r.tags.items())
         unread = sorted(set(r.pages_without_text) | set(r.ocr_pending))
         missing = f"pages {', '.join(map(str, unread))}" if unread else ""
         name, title = _cell(r.doc_id), _cell(r.title)  # a newline or [/markup] in a file name stays text
-        table.add_row(name, title, r.revision or "", str(r.pages), str(r.chunks), tags, r.ingested_at, missing)
+        language = r.language or "?"  # ? : ingested before languages were detected
+        row = [name, title, r.revision or "", language, str(r.pages), str(r.chunks), tags, r.ingested_at, missing]
+        table.add_row(*row)
     out.print(table)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.table import Table
 from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, bench_app, out, question_lines
 from ui.usecases import Shopfloor
+
+if TYPE_CHECKING:
+    from assistant.evaluation import LanguageScore
 
 
 @app.command("eval")
@@ -32,7 +35,7 @@ def evaluate(
       shopfloor eval tests/data/sample_qa.jsonl
       shopfloor eval benchmarks/eval/linuxcnc.jsonl --records /tmp/lcnc.jsonl
     """
-    from assistant.evaluation import load_questions, score_answers, score_retrieval, write_records
+    from assistant.evaluation import by_language, load_questions, score_answers, score_retrieval, write_records
     from assistant.retrieval import MODES
 
     questions = load_questions(qa)[:limit]
@@ -65,6 +68,28 @@ def evaluate(
         markup=False,
         highlight=False,
     )
+    languages = {q.id: q.language or "en" for q in questions}
+    if len(set(languages.values())) > 1:
+        _print_languages(by_language(answers.records, languages))
+
+
+def _print_languages(scores: list[LanguageScore]) -> None:
+    table = Table(title="By the language asked in (hit@5 as the assistant searched, renderings included)")
+    columns = ("language", "answerable", "hit@5", "answered", "key facts", "in manual's words", "unans. refused")
+    for column in (*columns, "median s"):
+        table.add_column(column, justify="right")
+    for s in scores:
+        table.add_row(
+            s.language,
+            str(s.answerable),
+            f"{s.hit_at_5:.0%}",
+            f"{s.answered:.0%}",
+            f"{s.key_facts:.0%}",
+            f"{s.key_facts_composed:.0%}",
+            f"{s.refused:.0%}" if s.unanswerable else "-",
+            f"{s.median_latency_s:.1f}",
+        )
+    out.print(table)
 
 
 @bench_app.command("ingest")
