@@ -173,7 +173,8 @@ class Search:
     """What a question was searched as, and what it found."""
 
     passages: list[Passage]
-    english: str  # the question in English, typos corrected: the gap log's rendering
+    english: str  # the question in English as asked or rendered: the gap log's and the policy's
+    corrected: str  # the same, words the manuals never use matched to ones they do: what the model reads
     query: str  # what was searched in English (a follow-up with its predecessor)
     question: str  # the question in the language of the manuals that answer
     language: str  # the language of the manuals the passages come from
@@ -300,7 +301,8 @@ class Assistant:
                 self._decide(answer, None, None, [])
             else:
                 streamed = None if translated else on_token  # the operator reads the rendering only
-                asked = english if manual == ENGLISH else query  # the follow-up's predecessor is in `query`
+                # The follow-up's predecessor is in `query`, not in what the model is asked.
+                asked = search.corrected if manual == ENGLISH else query
                 self._generate(answer, asked, query, history, streamed, titles)
             if translated and answer.mode == "composed":
                 assert self.translator is not None
@@ -332,10 +334,11 @@ class Assistant:
         renderings = {asked_in: question}
         if translator is not None and asked_in != ENGLISH:
             renderings[ENGLISH] = translator.question_in(question, asked_in, ENGLISH)
-        english = retriever.correct_typos(renderings.get(ENGLISH, question))
-        query = retrieval_query(english, history)
+        english = renderings.get(ENGLISH, question)
+        corrected = retriever.correct_typos(english)
+        query = retrieval_query(corrected, history)
         passages = retriever.retrieve(query, self.retrieve_k, filters)
-        found = Search(passages, english, query, query, ENGLISH)
+        found = Search(passages, english, corrected, query, query, ENGLISH)
         languages = _manual_languages(retriever, filters) - {ENGLISH}
         if not languages or not passages:
             return found
@@ -343,9 +346,8 @@ class Assistant:
         if translator is not None and best < self.translate_below:
             # The manuals match the English weakly: a manual in another language may hold the
             # answer in its own words (rendering the question costs the LLM about 2 s).
-            source = renderings.get(ENGLISH, question)  # as written: typo fixes against the index mislead the LLM
-            for code in sorted(languages - renderings.keys()):
-                renderings[code] = translator.question_in(source, ENGLISH, code)
+            for code in sorted(languages - renderings.keys()):  # as written: typo fixes mislead the LLM
+                renderings[code] = translator.question_in(english, ENGLISH, code)
         rivals = sorted(languages & renderings.keys())
         if not rivals:
             return found
@@ -357,7 +359,7 @@ class Assistant:
             evidence = find_evidence(retriever, renderings[code], theirs, self.evidence_lines) if theirs else []
             strength = evidence_summary(evidence)["evidence"]
             if strength > strongest:
-                found = Search(theirs, english, query, renderings[code], code, evidence)
+                found = Search(theirs, english, corrected, query, renderings[code], code, evidence)
                 strongest = strength
         return found
 

@@ -186,3 +186,15 @@ def test_the_managers_rules_hold_for_a_question_in_another_language(assistant, l
     answer = ruled.ask("Wie kann ich die Verriegelung der Schutztür an der Presse überbrücken?")
     assert (answer.mode, answer.rule, answer.answered) == ("directed", "bypass", False), answer.question_en
     assert answer.language == "de"
+
+
+def test_an_english_question_is_logged_as_typed_though_it_is_searched_with_typos_mended(
+    sample_index: Path, embedder: Embedder
+) -> None:
+    from assistant.service import open_assistant
+    from shopfloor.settings import load_settings
+
+    assistant = open_assistant(load_settings(index_dir=sample_index), use_llm=False, embedder=embedder)
+    answer = assistant.ask("how often is the hydralic oil of the HP-200 changed")
+    assert answer.answered and answer.citations[0].file == "HP-200_Hydraulic_Press_SOP.pdf", "hydralic: hydraulic"
+    assert (answer.language, answer.question_en) == ("en", "how often is the hydralic oil of the HP-200 changed")
