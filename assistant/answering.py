@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +21,15 @@ from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
 from assistant.policy import Policy
 from assistant.retrieval import Filters, HybridRetriever, Passage
+from shopfloor.errors import LlmUnavailableError, ShopfloorError
 from shopfloor.languages import DETECTOR, ENGLISH
 from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
+# Opens a new index version beside the one answering (one at a time: versions come minutes apart).
+# A question waits this long for it: a small library switches at once, a large one without a pause.
+FOLLOW_WAIT_S = 1.0
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-version")
 
 if TYPE_CHECKING:
     from assistant.llm import AnswerModel
@@ -131,6 +138,7 @@ class Answer:
     rule: str | None = None  # the manager's policy rule the question fell under (assistant/policy.py)
     language: str = ENGLISH  # the operator's: the question's, and the answer's
     question_en: str = ""  # the question in English (itself when asked in English): the gap log groups on it
+    model_unreachable: bool = False  # the LLM server did not answer: the manual's lines stand alone
 
     def to_json(self) -> dict[str, Any]:
         """The CLI contract: answered, answer, citations, contexts, latency_s (plus reason, warnings,
@@ -157,6 +165,7 @@ class Answer:
             "rule": self.rule,
             "language": self.language,
             "question_en": self.question_en,
+            "model_unreachable": self.model_unreachable,
         }
 
 
@@ -236,6 +245,7 @@ class Assistant:
         self.other_language_margin = other_language_margin
         self._newer_retriever = newer_retriever
         self._swap_lock = threading.Lock()
+        self._opening: Future[HybridRetriever | None] | None = None
         self.llm = llm
         self.retrieve_k = retrieve_k
         self.evidence_lines = evidence_lines
@@ -260,8 +270,8 @@ class Assistant:
         language where its words do not say it clearly."""
         started = time.perf_counter()
         asked_in = DETECTOR.detect(question, language).code
+        self.follow_index()
         with self._swap_lock:
-            self._follow_index()
             retriever, titles = self.retriever, self._titles
         search = self._search(question, asked_in, retriever, history, filters, use_llm)
         passages, english = search.passages, search.english
@@ -303,7 +313,12 @@ class Assistant:
                 streamed = None if translated else on_token  # the operator reads the rendering only
                 # The follow-up's predecessor is in `query`, not in what the model is asked.
                 asked = search.corrected if manual == ENGLISH else query
-                self._generate(answer, asked, query, history, streamed, titles)
+                try:
+                    self._generate(answer, asked, query, history, streamed, titles)
+                except LlmUnavailableError as error:  # the question is still answered from the lines, and logged
+                    log.error("%s; the manual's lines are shown alone", error)
+                    answer.model_unreachable = True
+                    self._decide(answer, None, "the answer model could not be reached", [])
             if translated and answer.mode == "composed":
                 assert self.translator is not None
                 answer.signals["composed"] = answer.answer
@@ -368,20 +383,45 @@ class Assistant:
         question does not wait for it (llama.cpp keeps what it read when the next prompt starts alike)."""
         if self.llm is None:
             return
-        with self._llm_lock:
-            for _ in self.llm.stream([*prompt_prefix(), Message(role="user", content="Hello")]):
-                break
-        if self.translator is not None:
-            self.translator.warm_up()
+        try:
+            with self._llm_lock:
+                for _ in self.llm.stream([*prompt_prefix(), Message(role="user", content="Hello")]):
+                    break
+            if self.translator is not None:
+                self.translator.warm_up()
+        except LlmUnavailableError as error:  # a server down at start-up: questions still get the lines
+            log.error("warming up: %s", error)
 
-    def _follow_index(self) -> None:
-        """Answer from the live index version: an ingest while the app runs is seen by the next question."""
+    def follow_index(self, wait_s: float | None = FOLLOW_WAIT_S) -> None:
+        """Answer from the live index version. A new version (an ingest while the app runs) is opened
+        in the background, beside the one in use; a question waits for it at most `wait_s` (None:
+        until it is open, as the manager's re-check right after an ingest does) and is otherwise
+        answered from the version in use, so a large library's switch costs operators no pause."""
         if self._newer_retriever is None:
             return
-        fresh = self._newer_retriever(self.retriever)
-        if fresh is not None:
-            self.retriever = fresh
-            self._titles = _titles(fresh)
+        self._take_opened()  # a check that finished earlier may predate the latest ingest
+        with self._swap_lock:
+            if self._opening is None:
+                self._opening = _BACKGROUND.submit(self._newer_retriever, self.retriever)
+            opening = self._opening
+        concurrent.futures.wait([opening], timeout=wait_s)
+        self._take_opened()
+
+    def _take_opened(self) -> None:
+        with self._swap_lock:
+            opening = self._opening
+            if opening is None or not opening.done():
+                return
+            self._opening = None
+            try:
+                fresh = opening.result()
+            except ShopfloorError as error:  # a version written by another model: keep answering
+                log.error("the live index version could not be opened: %s", error)
+                return
+            if fresh is not None:
+                self.retriever = fresh
+                self._titles = _titles(fresh)
+                log.info("answering from index version %s", fresh.snapshot.version.name)
 
     def _relevant(self, passages: list[Passage]) -> bool:
         """Fused scores are relative (BM25 is scaled by its best hit), so the gate uses absolute ones."""

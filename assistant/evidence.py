@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.retrieval import WORD, Passage, tokenize
+from assistant.retrieval import Passage
+from indexes.words import WORD, tokenize
 
 # The kinds of value a question can ask for: (what the question says, what a line holding one says).
 _UNIT = r"(?:\s?(?:-|to|–)\s?\d[\d.,]*)?\s?"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from assistant.bundled_model import BUNDLED_MODELS, bundled_model_path
-from shopfloor.errors import ShopfloorError
+from shopfloor.errors import LlmUnavailableError, ShopfloorError
 from shopfloor.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,16 +125,21 @@ class ServerModel:
     """An OpenAI-compatible chat server. It does not say how likely it was to decline: its word
     stands."""
 
-    def __init__(self, llm: LLM) -> None:
+    def __init__(self, llm: LLM, url: str) -> None:
         self._llm = llm
+        self._url = url
 
     def stream(self, messages: Sequence[Message], first_step: FirstStep | None = None) -> Iterator[str]:
+        import openai
         from llama_index.core.llms import ChatMessage
 
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
-        for chunk in self._llm.stream_chat(chat):
-            if chunk.delta:
-                yield chunk.delta
+        try:
+            for chunk in self._llm.stream_chat(chat):
+                if chunk.delta:
+                    yield chunk.delta
+        except (openai.APIConnectionError, openai.InternalServerError) as error:  # timeouts are connection errors
+            raise LlmUnavailableError(f"{self._url}: the LLM server did not answer ({type(error).__name__})") from error
 
     def prompt_tokens(self, messages: Sequence[Message]) -> int:
         return 0
@@ -175,7 +180,10 @@ def load_llm(settings: Settings, context: int | None = None) -> AnswerModel:
                 temperature=0.0,
                 max_tokens=settings.llm_max_tokens,
                 context_window=settings.llm_context,
-            )
+                timeout=settings.llm_timeout,
+                max_retries=1,  # a terminal waits for each retry: one, then the manual's lines alone
+            ),
+            settings.llm_url,
         )
     else:
         try:

@@ -12,41 +12,22 @@ similarity .687/.917/.777 (stable for vector weights 0.25 to 1.5). The last one 
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from indexes.chunk_metadata import ChunkMetadata, chunk_metadata
 from indexes.embedding import Embedder
+from indexes.manifest import DocumentRecord
+from indexes.segments import Segment, StoredPassage, VectorSearch, bm25_idf
 from indexes.store import IndexSnapshot
-from shopfloor.languages import DETECTOR
+from indexes.words import STOPWORDS, english_stemmer, tokenize
 
-# A word or a code as the manuals and the questions are matched on ("hf-2040", "0.5", "oil").
-WORD = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
-_STOPWORDS = frozenset(
-    """
-    a an and are as at be by can do does for from how i in is it its of on or should the this to
-    what when where which who why will with my me we our you your there their them they these those
-    was were has have had if into not no than then so any all about after before
-    """.split()
-)
 MODES = ("hybrid", "bm25", "vector")
-
-
-def tokenize(text: str, stem: Any) -> list[str]:
-    """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040)."""
-    tokens: list[str] = []
-    for token in WORD.findall(text.lower()):
-        parts = re.split(r"[-./]", token)
-        for word in [token, *parts] if len(parts) > 1 else [token]:
-            if word and word not in _STOPWORDS:
-                tokens.append(stem(word) if word.isalpha() else word)
-    return tokens
 
 
 @dataclass
@@ -56,11 +37,10 @@ class Filters:
     doc_ids: set[str] = field(default_factory=set)
     tags: dict[str, str] = field(default_factory=dict)
 
-    def allows(self, metadata: ChunkMetadata) -> bool:
-        if self.doc_ids and metadata["doc_id"] not in self.doc_ids:
+    def allows(self, record: DocumentRecord) -> bool:
+        if self.doc_ids and record.doc_id not in self.doc_ids:
             return False
-        node_tags = metadata.get("tags") or {}
-        return all(node_tags.get(k) == v for k, v in self.tags.items())
+        return all(record.tags.get(k) == v for k, v in self.tags.items())
 
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.tags)
@@ -104,83 +84,35 @@ class Passage:
 
 
 class HybridRetriever:
-    """Retrieval over one loaded index version."""
+    """Retrieval over one loaded index version: its segments searched together, as one library."""
 
     def __init__(
-        self, snapshot: IndexSnapshot, embedder: Embedder, mode: str = "hybrid", vector_weight: float = 1.0
+        self,
+        snapshot: IndexSnapshot,
+        embedder: Embedder,
+        mode: str = "hybrid",
+        vector_weight: float = 1.0,
+        search: VectorSearch | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"retrieval mode {mode!r} is not one of {MODES}")
-        import Stemmer
-
         self.snapshot = snapshot
         self.embedder = embedder
         self.mode = mode
         self.vector_weight = vector_weight
-        self.stem = Stemmer.Stemmer("english").stemWord
-        position_to_id = snapshot.index.index_struct.nodes_dict
-        self._ids = [position_to_id[str(i)] for i in range(len(position_to_id))]
-        docs = snapshot.index.docstore.docs
-        self._nodes: list[Any] = [docs[node_id] for node_id in self._ids]
-        self._building = threading.Lock()
-        self._bm25_index: Any = None
-        self._vocabulary: dict[str, int] | None = None
-        self._languages: dict[str, str] | None = None
-
-    @property
-    def document_languages(self) -> dict[str, str]:
-        """Each document's language (doc id -> ISO 639-1), as ingest detected it; an index written
-        before that is detected here, once, from its passages."""
-        with self._building:
-            if self._languages is None:
-                texts: dict[str, list[str]] = {}
-                for node in self._nodes:
-                    texts.setdefault(node.metadata["doc_id"], []).append(str(node.text))
-                self._languages = {
-                    doc_id: record.language or DETECTOR.of_document(texts.get(doc_id, []))
-                    for doc_id, record in self.snapshot.manifest.documents.items()
-                }
-            return self._languages
-
-    @property
-    def passage_count(self) -> int:
-        return len(self._nodes)
-
-    @property
-    def nodes(self) -> list[Any]:
-        """Every indexed passage, in index order."""
-        return self._nodes
-
-    @property
-    def _bm25(self) -> Any:
-        """Built at the first question, once: the web app's requests arrive on several threads, and
-        functools.cached_property stopped locking in Python 3.12."""
-        with self._building:
-            if self._bm25_index is None:
-                import bm25s
-
-                # bm25s sets its logger to DEBUG on import and then logs every index build, which
-                # reached the operator's terminal ("DEBUG bm25s: Building index from tokens").
-                logging.getLogger("bm25s").setLevel(logging.WARNING)
-                bm25 = bm25s.BM25()
-                bm25.index([self._tokens(n) for n in self._nodes] or [[""]], show_progress=False)
-                self._bm25_index = bm25
-            return self._bm25_index
-
-    @property
-    def vocabulary(self) -> dict[str, int]:
-        """Every indexed word with the number of chunks it occurs in (built once, like _bm25)."""
-        with self._building:
-            if self._vocabulary is None:
-                counts: dict[str, int] = {}
-                for node in self._nodes:
-                    for word in set(WORD.findall(f"{node.metadata.get('heading', '')} {node.text}".lower())):
-                        counts[word] = counts.get(word, 0) + 1
-                self._vocabulary = counts
-            return self._vocabulary
-
-    def _tokens(self, node: Any) -> list[str]:
-        return tokenize(f"{node.metadata.get('heading', '')}\n{node.text}", self.stem)
+        self.search = search or VectorSearch()
+        self.stem = english_stemmer()
+        self._segments: list[Segment] = list(snapshot.segments.values())
+        self._starts = np.cumsum([0] + [s.count for s in self._segments])
+        self._live = np.concatenate([snapshot.live(s.name) for s in self._segments] or [np.zeros(0, bool)])
+        # Every passage of the segments counts for word statistics, replaced ones too until merging
+        # drops them: a word's weight is off by the share of replaced passages, nothing more.
+        self._collection = int(self._starts[-1])
+        self.vocabulary = _summed(s.words for s in self._segments)
+        self.passage_count = int(self._live.sum())
+        self.document_languages = {d: r.language for d, r in snapshot.manifest.documents.items()}
+        self._sections: dict[str, Counter[str]] | None = None
+        self._sections_lock = threading.Lock()
 
     def correct_typos(self, query: str) -> str:
         """Replace words the manuals never use with the closest word they do use ("hydralic")."""
@@ -191,7 +123,7 @@ class HybridRetriever:
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
             lower = word.lower()
-            if len(lower) < 4 or lower in vocabulary or lower in _STOPWORDS or not lower.isalpha():
+            if len(lower) < 4 or lower in vocabulary or lower in STOPWORDS or not lower.isalpha():
                 return word
             best = process.extractOne(lower, vocabulary.keys(), scorer=fuzz.ratio, score_cutoff=80)
             return best[0] if best else word
@@ -201,48 +133,113 @@ class HybridRetriever:
     def retrieve(self, query: str, k: int = 5, filters: Filters | None = None, correct: bool = True) -> list[Passage]:
         """The k best passages for a question, best first. Typos are corrected unless `correct` is
         off: the closest English word to a word of another language is another word."""
-        if not self._nodes:
+        if not self.passage_count:
             return []
         query = self.correct_typos(query) if correct else query
-        allowed = np.array([filters.allows(chunk_metadata(n.metadata)) for n in self._nodes]) if filters else None
-        vector = self._vector_scores(query)
-        lexical = self._bm25_scores(query)
-        fused = self._fuse(vector, lexical, allowed)
-        order = [i for i in np.argsort(-fused) if allowed is None or allowed[i]]
-        return [
-            Passage(
-                node_id=self._ids[i],
-                text=str(self._nodes[i].text),
-                metadata=chunk_metadata(dict(self._nodes[i].metadata)),
-                score=float(fused[i]),
-                vector_score=float(vector[i]),
-                bm25_score=float(lexical[i]),
-            )
-            for i in order[:k]
-        ]
+        allowed = self._allowed(filters)
+        query_vector = self.embedder.embed_query(query)
+        lexical = self._lexical_scores(query)
+        vector = np.concatenate(
+            [
+                segment.vector_scores(query_vector, allowed[start:end], self.search)
+                for segment, start, end in zip(self._segments, self._starts, self._starts[1:], strict=False)
+            ]
+        )
+        candidates = self._candidates(lexical, vector, allowed)
+        self._score_missing_vectors(vector, candidates, query_vector)
+        fused = self._fuse(vector[candidates], lexical[candidates], float(np.where(allowed, lexical, 0).max()))
+        best = candidates[_best(fused, k)]
+        return self._passages(best, dict(zip(candidates.tolist(), fused.tolist(), strict=True)), vector, lexical)
 
-    def _vector_scores(self, query: str) -> np.ndarray:
-        faiss_index = self.snapshot.index.vector_store.client  # type: ignore[attr-defined]
-        scores = np.zeros(len(self._nodes), dtype=np.float32)
-        similarities, positions = faiss_index.search(self.embedder.embed_query(query)[None, :], len(self._nodes))
-        valid = positions[0] >= 0
-        scores[positions[0][valid]] = similarities[0][valid]
-        return scores
+    def _allowed(self, filters: Filters | None) -> np.ndarray:
+        if not filters:
+            return self._live
+        records = [r for r in self.snapshot.manifest.documents.values() if filters.allows(r)]
+        return np.concatenate([self.snapshot.mask(s.name, records) for s in self._segments])
 
-    def _bm25_scores(self, query: str) -> np.ndarray:
-        tokens = tokenize(query, self.stem)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(len(self._nodes))
+    def _lexical_scores(self, query: str) -> np.ndarray:
+        terms = tokenize(query, self.stem)
+        frequency = {t: sum(s.document_frequency(t) for s in self._segments) for t in set(terms)}
+        idf = {t: bm25_idf(df, self._collection) for t, df in frequency.items() if df}
+        known = [t for t in terms if t in idf]
+        return np.concatenate([s.lexical_scores(known, idf) for s in self._segments])
 
-    def _fuse(self, vector: np.ndarray, lexical: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    def _candidates(self, lexical: np.ndarray, vector: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Positions to fuse: every allowed passage when every segment is scored exactly (so a small
+        library ranks exactly as before segments), else BM25's best and the vector candidates."""
+        everything = np.flatnonzero(allowed)
+        if np.isfinite(vector[everything]).all() or len(everything) <= self.search.lexical_candidates:
+            return everything
+        lexical_scores, wanted = lexical[everything], self.search.lexical_candidates
+        lexical_best = everything[np.argpartition(-lexical_scores, wanted)[:wanted]]
+        vector_found = everything[np.isfinite(vector[everything])]
+        return np.union1d(lexical_best, vector_found)
+
+    def _score_missing_vectors(self, vector: np.ndarray, candidates: np.ndarray, query: np.ndarray) -> None:
+        missing = candidates[~np.isfinite(vector[candidates])]
+        for index, segment in enumerate(self._segments):
+            start, end = self._starts[index], self._starts[index + 1]
+            mine = missing[(missing >= start) & (missing < end)]
+            if len(mine):
+                vector[mine] = segment.vectors_at(mine - start) @ query
+
+    def _fuse(self, vector: np.ndarray, lexical: np.ndarray, best_lexical: float) -> np.ndarray:
         if self.mode == "vector":
             return vector
         if self.mode == "bm25":
             return lexical
-        considered = lexical if allowed is None else np.where(allowed, lexical, 0.0)
-        best = float(considered.max()) if len(considered) else 0.0
         # BM25 scaled to [0, 1] by the best allowed hit, so its scale is the cosine's.
-        scaled = lexical / best if best > 0 else np.zeros_like(lexical)
+        scaled = lexical / best_lexical if best_lexical > 0 else np.zeros_like(lexical)
         return (scaled + self.vector_weight * vector).astype(np.float32)
+
+    def _passages(
+        self, positions: np.ndarray, fused: dict[int, float], vector: np.ndarray, lexical: np.ndarray
+    ) -> list[Passage]:
+        owners = np.searchsorted(self._starts, positions, side="right") - 1
+        stored: dict[int, StoredPassage] = {}
+        for index in set(owners.tolist()):
+            mine = positions[owners == index]
+            local = mine - self._starts[index]
+            stored.update(zip(mine.tolist(), self._segments[index].passages(local.tolist()), strict=True))
+        return [
+            Passage(
+                node_id=stored[p].node_id,
+                text=stored[p].text,
+                metadata=chunk_metadata(stored[p].metadata),
+                score=fused[p],
+                vector_score=float(vector[p]),
+                bm25_score=float(lexical[p]),
+            )
+            for p in positions.tolist()
+        ]
+
+    def sections(self) -> dict[str, Counter[str]]:
+        """Passages per section heading path, per document (read once, from the segments)."""
+        with self._sections_lock:
+            if self._sections is None:
+                self._sections = {
+                    doc_id: self.snapshot.segments[r.segment].sections(r.first, r.chunks)
+                    for doc_id, r in self.snapshot.manifest.documents.items()
+                }
+            return self._sections
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k highest scores, highest first (a full sort of a million costs ~80 ms)."""
+    if len(scores) > 4 * k:
+        chosen = np.sort(np.argpartition(-scores, k)[:k])
+        return chosen[np.argsort(-scores[chosen], kind="stable")]
+    return np.argsort(-scores, kind="stable")[:k]
+
+
+def _summed(counts: Iterable[Counter[str]]) -> Counter[str]:
+    parts = list(counts)
+    if len(parts) == 1:
+        return parts[0]
+    total: Counter[str] = Counter()
+    for part in parts:
+        total.update(part)
+    return total
 
 
 def passages_text(passages: Iterable[Passage]) -> str:

@@ -9,21 +9,25 @@ from assistant.policy import Policy
 from assistant.retrieval import HybridRetriever
 from assistant.translation import Translator
 from indexes.embedding import Embedder
+from indexes.segments import VectorSearch
 from indexes.store import IndexStore
 from shopfloor.errors import IndexMissingError
 from shopfloor.settings import Settings
 
 
-def open_retriever(settings: Settings, embedder: Embedder | None = None, mode: str | None = None) -> HybridRetriever:
-    """The live index, refused if another embedding model built it."""
+def open_retriever(
+    settings: Settings, embedder: Embedder | None = None, mode: str | None = None, store: IndexStore | None = None
+) -> HybridRetriever:
+    """The live index, refused if another embedding model built it. A `store` kept between calls
+    reuses the segments it has open: following a new version opens only what it added."""
     embedder = embedder or Embedder.from_settings(settings)
-    store = IndexStore(settings.index_path)
+    store = store or IndexStore.from_settings(settings)
     manifest = store.read_manifest()
     if manifest is None:
         raise IndexMissingError(f"{settings.index_path}: no index here yet; run `shopfloor ingest PATH` first")
     store.check_compatible(manifest, embedder.space, embedder.backend)
-    snapshot = store.load(embed_model=embedder.llama_embedding)
-    return HybridRetriever(snapshot, embedder, mode or settings.retrieval_mode)
+    search = VectorSearch(settings.vector_candidates, settings.vector_breadth, settings.exact_below)
+    return HybridRetriever(store.load(), embedder, mode or settings.retrieval_mode, search=search)
 
 
 def open_assistant(
@@ -40,14 +44,14 @@ def open_assistant(
     model already loaded (a benchmark over many indexes), `translator` likewise."""
     from assistant.llm import load_llm
 
-    retriever = open_retriever(settings, embedder)
-    store = IndexStore(settings.index_path)
+    store = IndexStore.from_settings(settings)
+    retriever = open_retriever(settings, embedder, store=store)
 
     def newer_retriever(current: HybridRetriever) -> HybridRetriever | None:
         live = store.current_version
         if live is None or live == current.snapshot.version:
             return None
-        return open_retriever(settings, current.embedder, current.mode)
+        return open_retriever(settings, current.embedder, current.mode, store)
 
     return Assistant(
         retriever,

@@ -13,7 +13,6 @@ from itertools import chain, zip_longest
 
 from assistant.gaps import GapLog
 from assistant.retrieval import HybridRetriever
-from indexes.chunk_metadata import chunk_metadata
 
 # Sections every manual has that say nothing about its machine.
 _GENERIC = re.compile(
@@ -33,11 +32,13 @@ def suggested_questions(retriever: HybridRetriever, gap_log: GapLog | None, limi
 def covered_topics(retriever: HybridRetriever, per_document: int = 3) -> list[str]:
     """The sections with the most passages in each document, taken in turn from each document."""
     by_document: dict[str, Counter[str]] = {}
-    for node in retriever.nodes:
-        meta = chunk_metadata(node.metadata)
-        topic = _topic(meta["section"] or "")
-        if topic and topic.lower() not in (meta["title"] or "").lower():  # the title is no topic
-            by_document.setdefault(meta["doc_id"], Counter())[topic] += 1
+    documents = retriever.snapshot.manifest.documents
+    for doc_id, sections in retriever.sections().items():
+        title = documents[doc_id].title.lower()
+        for section, passages in sections.items():
+            topic = _topic(section)
+            if topic and topic.lower() not in title:  # the title is no topic
+                by_document.setdefault(doc_id, Counter())[topic] += passages
     ranked = [[t for t, _ in counts.most_common(per_document)] for counts in by_document.values()]
     return [t for t in chain.from_iterable(zip_longest(*ranked)) if t]
 

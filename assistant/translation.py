@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from assistant.llm import AnswerModel, Message
+from shopfloor.errors import LlmUnavailableError
 from shopfloor.languages import language_name
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,11 @@ class Translator:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        messages = _messages(question, target)
-        rendered = _first_line(self._complete(messages)) or question
+        try:
+            rendered = _first_line(self._complete(_messages(question, target))) or question
+        except LlmUnavailableError as error:  # searched as asked: the vectors still catch some of it
+            log.error("%s; the question is searched as asked", error)
+            return question
         log.info("question rendered from %s into %s: %r -> %r", source, target, question, rendered)
         with self._lock:
             self._cache[key] = rendered
@@ -113,8 +117,11 @@ class Translator:
         """The answer in `target`, its citations kept; as composed when the rendering lost them."""
         if source == target:
             return text
-        messages = _messages(text, target)
-        rendered = self._complete(messages, on_token).strip()
+        try:
+            rendered = self._complete(_messages(text, target), on_token).strip()
+        except LlmUnavailableError as error:
+            log.error("%s; the answer is shown as composed", error)
+            return text
         if not rendered or sorted(_CITATION.findall(rendered)) != sorted(_CITATION.findall(text)):
             log.warning("answer rendered into %s lost its citations; shown as composed: %r", target, rendered)
             return text

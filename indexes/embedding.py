@@ -21,8 +21,6 @@ from shopfloor.errors import ShopfloorError
 from shopfloor.settings import default_cache_dir
 
 if TYPE_CHECKING:
-    from llama_index.core.embeddings import BaseEmbedding
-
     from indexes.calibration import Calibration
     from shopfloor.settings import Settings
 
@@ -127,13 +125,6 @@ class Embedder:
             time.perf_counter() - started,
         )
         return encoder
-
-    @cached_property
-    def llama_embedding(self) -> BaseEmbedding:
-        """The model as a llama-index embedding, for the index's own query path."""
-        from indexes.llama_embedding import EncoderEmbedding
-
-        return EncoderEmbedding.wrap(self.encoder, f"{self.spec.name} ({self.backend})", self.batch_size)
 
     @property
     def dim(self) -> int:

@@ -15,7 +15,8 @@ from shopfloor.errors import IncompatibleIndexError
 
 MANIFEST_NAME = "manifest.json"
 # Bump when the on-disk layout or the chunk format changes: an old index is then refused, not misread.
-FORMAT_VERSION = 1
+# 2: passages in segments (SQLite, FAISS, saved BM25) instead of one llama-index docstore per version.
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -29,7 +30,7 @@ class DocumentRecord:
     title: str
     revision: str | None
     pages: int
-    chunk_ids: list[str]
+    chunks: int
     ingested_at: str
     tags: dict[str, str] = field(default_factory=dict)
     pages_without_text: list[int] = field(default_factory=list)
@@ -37,12 +38,11 @@ class DocumentRecord:
     # Text pages whose pictures were not read for want of tesseract (the text layer is indexed).
     pictures_pending: list[int] = field(default_factory=list)
     # ISO 639-1, detected from the text at ingest: a question is also searched in this language.
-    # None in an index written before languages were detected (retrieval detects it on loading).
-    language: str | None = None
-
-    @property
-    def chunks(self) -> int:
-        return len(self.chunk_ids)
+    language: str = "en"
+    # Where its passages are: `chunks` passages from position `first` of segment `segment` (empty
+    # until the store writes the segment).
+    segment: str = ""
+    first: int = 0
 
 
 @dataclass

@@ -1,52 +1,56 @@
-"""The on-disk index: immutable version folders and an atomically switched CURRENT pointer.
+"""The on-disk index: immutable segments, immutable versions, and an atomically switched CURRENT.
 
 Layout of an index folder:
     CURRENT              name of the live version (replaced atomically, never edited in place)
-    versions/<name>/     llama-index storage (docstore, index store, FAISS vectors) + manifest.json
+    versions/<name>/     manifest.json: the documents of that version and where their passages are
+    segments/<name>/     passages written once (see indexes.segments); shared by the versions
     .staging-<id>/       a version being written; left behind only by a killed writer, swept later
+    segments/.staging-<id>/  likewise for a segment
     .lock                held by the one process allowed to write
 
-A writer builds a complete new version beside the old one, fsyncs it, then switches CURRENT.
-A reader resolves CURRENT once and loads that folder. Killed at any moment, a writer leaves the
-previous version live and intact; a version renamed into place but never made live is removed
-by the next writer. `shopfloor bench faults` kills writers at each of the named crash points
-below as well as at random moments.
+Adding or replacing a manual writes one segment with its passages and a new manifest; the other
+segments are shared with the previous version, so the cost follows the change, not the library.
+A replaced or removed manual's passages stay in their segment, no longer live, until merging
+rewrites it. A writer makes the segment and the version complete and fsynced before it switches
+CURRENT; killed at any moment, it leaves the previous version live and intact, and the next writer
+removes what was never made live. `shopfloor bench faults` kills writers at each of the named
+crash points below as well as at random moments.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import signal
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexes.manifest import MANIFEST_NAME, Manifest
+from indexes.manifest import MANIFEST_NAME, DocumentRecord, Manifest
+from indexes.segments import Segment, StoredPassage, write_segment
 from shopfloor.errors import IncompatibleIndexError, IndexLockedError, IndexMissingError
-
-if TYPE_CHECKING:
-    from llama_index.core import VectorStoreIndex
-    from llama_index.core.embeddings import BaseEmbedding
-    from llama_index.core.schema import TextNode
+from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
+SEGMENTS = "segments"
 STAGING_PREFIX = ".staging-"
 # The moments of a commit where a crash leaves a distinct state on disk. A random kill -9 almost
 # never lands between two system calls, so the faults benchmark names the moment in this variable
 # and the writer kills itself there, exactly as kill -9 would.
 CRASH_AT_VARIABLE = "SHOPFLOOR_CRASH_AT"
-CRASH_POINTS = ("staged", "renamed", "switched")
+CRASH_POINTS = ("segment", "staged", "renamed", "switched")
 
 
 def _crash_point(name: str) -> None:
@@ -54,31 +58,71 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class SegmentPolicy:
+    """How segments are written and merged (Lucene's tiered merging, simplified).
+
+    `ann_from`: a segment of this many passages gets an HNSW graph instead of exact search.
+    `merge_factor`: that many segments of about the same size (the same power of it) are merged
+    into one, so a library has O(log n) segments and each passage is rewritten O(log n) times.
+    `largest_merge`: segments past half this size are not merged again (a merge costs its size).
+    `least_live`: a segment whose live share falls below this is rewritten without its dead passages.
+    """
+
+    ann_from: int = 50_000
+    merge_factor: int = 8
+    largest_merge: int = 400_000
+    least_live: float = 0.5
+
+
 @dataclass
 class IndexSnapshot:
-    """One loaded version: its manifest and the llama-index index over its FAISS vectors."""
+    """One loaded version: its manifest and its open segments."""
 
     version: Path
     manifest: Manifest
-    index: VectorStoreIndex
+    segments: dict[str, Segment]
+    _live: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def nodes(self, node_ids: Sequence[str]) -> list[TextNode]:
-        return list(self.index.docstore.get_nodes(list(node_ids)))  # type: ignore[arg-type]
+    def live(self, segment: str) -> np.ndarray:
+        """Which passages of a segment belong to a document of this version."""
+        if segment not in self._live:
+            self._live[segment] = self.mask(segment, self.manifest.documents.values())
+        return self._live[segment]
 
-    def vectors(self) -> dict[str, np.ndarray]:
-        """Every stored vector by node id (read back from FAISS, so nothing is re-embedded)."""
-        faiss_index = self.index.vector_store.client  # type: ignore[attr-defined]
-        if faiss_index.ntotal == 0:
-            return {}
-        matrix = faiss_index.reconstruct_n(0, faiss_index.ntotal)
-        return {node_id: matrix[int(pos)] for pos, node_id in self.index.index_struct.nodes_dict.items()}
+    def mask(self, segment: str, records: Iterable[DocumentRecord]) -> np.ndarray:
+        """The passages of `records` in one segment, as a mask over its positions."""
+        mask = np.zeros(self.segments[segment].count, dtype=bool)
+        for record in records:
+            if record.segment == segment:
+                mask[record.first : record.first + record.chunks] = True
+        return mask
+
+    def passages(self) -> list[StoredPassage]:
+        """Every live passage, document after document (for tests and benchmarks: it reads them all)."""
+        return [p for record in self.manifest.documents.values() for p in self.passages_of(record)]
+
+    def passages_of(self, record: DocumentRecord) -> list[StoredPassage]:
+        return self.segments[record.segment].passage_range(record.first, record.chunks)
+
+    def vectors_of(self, record: DocumentRecord) -> np.ndarray:
+        positions = np.arange(record.first, record.first + record.chunks)
+        return self.segments[record.segment].vectors_at(positions)
 
 
 class IndexStore:
-    """Reads and writes the versions of one index folder."""
+    """Reads and writes the versions of one index folder. Segments opened by one version are reused
+    by the next, so following a new version opens only the segments it added."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, policy: SegmentPolicy | None = None) -> None:
         self.root = Path(root)
+        self.policy = policy or SegmentPolicy()
+        self._open: dict[str, Segment] = {}
+        self._opening = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexStore:
+        return cls(settings.index_path, SegmentPolicy(ann_from=settings.ann_from))
 
     @property
     def current_version(self) -> Path | None:
@@ -93,22 +137,17 @@ class IndexStore:
         version = self.current_version
         return Manifest.read(version) if version is not None else None
 
-    def load(self, embed_model: BaseEmbedding | None = None) -> IndexSnapshot:
-        """Load the live version; `embed_model` is needed only to run queries on it."""
-        from llama_index.core import StorageContext, load_index_from_storage
-        from llama_index.vector_stores.faiss import FaissVectorStore
-
+    def load(self) -> IndexSnapshot:
+        """Open the live version."""
         version = self.current_version
         if version is None:
             raise IndexMissingError(f"{self.root}: no index here yet; run `shopfloor ingest` first")
         manifest = Manifest.read(version)
-        storage = StorageContext.from_defaults(
-            persist_dir=str(version), vector_store=FaissVectorStore.from_persist_dir(str(version))
-        )
-        from indexes.precomputed import PrecomputedOnly
-
-        index: Any = load_index_from_storage(storage, embed_model=embed_model or PrecomputedOnly())
-        return IndexSnapshot(version=version, manifest=manifest, index=index)
+        names = {record.segment for record in manifest.documents.values()}
+        with self._opening:
+            opened = {name: self._open.get(name) or Segment(self.root / SEGMENTS / name) for name in sorted(names)}
+            self._open = dict(opened)  # an older snapshot keeps its own references to what it uses
+        return IndexSnapshot(version=version, manifest=manifest, segments=opened)
 
     def check_model(self, manifest: Manifest, fingerprint: str) -> None:
         """Refuse another embedding model (cheap: no model is loaded to check it)."""
@@ -148,11 +187,80 @@ class IndexStore:
         finally:
             lock.release()
 
-    def commit(self, manifest: Manifest, nodes: Sequence[TextNode], vectors: np.ndarray) -> Path:
-        """Write a complete new version and make it live. Call inside `writing()`."""
+    def commit(self, manifest: Manifest, added: Sequence[StoredPassage], vectors: np.ndarray) -> Path:
+        """Write a new version and make it live. Call inside `writing()`.
+
+        `manifest.documents` are the documents of the new version; those without a segment yet are
+        the new ones, and `added` holds their passages (with `vectors`), document after document in
+        the manifest's order.
+        """
+        new = [record for record in manifest.documents.values() if not record.segment]
+        if sum(record.chunks for record in new) != len(added):
+            raise ValueError(f"{len(added)} passages for new documents of {sum(r.chunks for r in new)}")
+        if added:
+            self._place(new, self._write_segment(added, vectors))
+        self._merge(manifest)
+        return self._switch(manifest)
+
+    def _write_segment(self, passages: Sequence[StoredPassage], vectors: np.ndarray) -> str:
+        segments = self.root / SEGMENTS
+        staging = segments / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
+        segments.mkdir(parents=True, exist_ok=True)
+        write_segment(staging, passages, vectors, self.policy.ann_from)
+        _fsync_tree(staging)
+        name = datetime.now(UTC).strftime("s%Y%m%dT%H%M%S%fZ")
+        os.rename(staging, segments / name)
+        _fsync_dir(segments)
+        _crash_point("segment")
+        log.info("segment written segment=%s passages=%d", name, len(passages))
+        return name
+
+    @staticmethod
+    def _place(records: Sequence[DocumentRecord], segment: str) -> None:
+        first = 0
+        for record in records:
+            record.segment, record.first = segment, first
+            first += record.chunks
+
+    def _merge(self, manifest: Manifest) -> None:
+        """Merge what the policy asks for, re-pointing the documents to the merged segments."""
+        for group in self._merge_groups(manifest):
+            records = sorted(
+                (r for r in manifest.documents.values() if r.segment in group), key=lambda r: (r.segment, r.first)
+            )
+            opened = {name: Segment(self.root / SEGMENTS / name) for name in group}
+            passages: list[StoredPassage] = []
+            vectors: list[np.ndarray] = []
+            for record in records:
+                segment = opened[record.segment]
+                passages += segment.passage_range(record.first, record.chunks)
+                vectors.append(segment.vectors_at(np.arange(record.first, record.first + record.chunks)))
+            for segment in opened.values():
+                segment.close()
+            self._place(records, self._write_segment(passages, np.vstack(vectors)))
+            log.info("segments merged from=%s passages=%d", ",".join(sorted(group)), len(passages))
+
+    def _merge_groups(self, manifest: Manifest) -> list[set[str]]:
+        live: Counter[str] = Counter()
+        for record in manifest.documents.values():
+            live[record.segment] += record.chunks
+        policy = self.policy
+        tiers: dict[int, set[str]] = {}
+        groups: list[set[str]] = []
+        for name, count in live.items():
+            total = Segment.passage_total(self.root / SEGMENTS / name)
+            if count < policy.least_live * total:
+                groups.append({name})  # mostly replaced passages: rewrite it alone
+            elif count < policy.largest_merge / 2:
+                tiers.setdefault(int(math.log(max(count, 1), policy.merge_factor)), set()).add(name)
+        groups += [names for names in tiers.values() if len(names) >= policy.merge_factor]
+        return groups
+
+    def _switch(self, manifest: Manifest) -> Path:
         staging = self.root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
-        _persist(staging, manifest, nodes, vectors)
+        (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        _fsync_tree(staging)
         _crash_point("staged")
         previous = self.current_version
         name = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%fZ")
@@ -163,44 +271,45 @@ class IndexStore:
         _fsync_dir(versions)
         _crash_point("renamed")
         _atomic_write(self.root / CURRENT, name + "\n")
-        log.info("index version live version=%s chunks=%d", name, len(nodes))
+        log.info(
+            "index version live version=%s documents=%d passages=%d",
+            name,
+            len(manifest.documents),
+            sum(r.chunks for r in manifest.documents.values()),
+        )
         _crash_point("switched")
-        self._prune_versions(keep={name, previous.name if previous else name})
+        self._prune(keep={name, previous.name if previous else name})
         return final
 
     def _sweep_staging(self) -> None:
-        for leftover in self.root.glob(f"{STAGING_PREFIX}*"):
-            log.info("removing unfinished version left by a killed writer path=%s", leftover)
+        for leftover in [*self.root.glob(f"{STAGING_PREFIX}*"), *(self.root / SEGMENTS).glob(f"{STAGING_PREFIX}*")]:
+            log.info("removing unfinished work left by a killed writer path=%s", leftover)
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def _prune_versions(self, keep: set[str]) -> None:
+    def _prune(self, keep: set[str]) -> None:
         """Keep the live version and the one before it (a reader that resolved CURRENT just before the
-        switch may still be loading it); any other is old, or was renamed in by a writer killed
-        before it switched CURRENT, and was never live."""
-        for version in (self.root / VERSIONS).iterdir():
-            if version.is_dir() and version.name not in keep:
+        switch may still be loading it) and the segments they use; any other version is old, or was
+        renamed in by a writer killed before it switched CURRENT, and was never live. A reader still
+        holding a removed segment keeps reading it: its files stay open (or mapped) until closed."""
+        used: set[str] = set()
+        for version in list((self.root / VERSIONS).iterdir()):
+            if not version.is_dir():
+                continue
+            if version.name not in keep:
                 shutil.rmtree(version, ignore_errors=True)
+                continue
+            used |= {record.segment for record in Manifest.read(version).documents.values()}
+        for segment in (self.root / SEGMENTS).glob("*"):
+            if segment.is_dir() and not segment.name.startswith(STAGING_PREFIX) and segment.name not in used:
+                shutil.rmtree(segment, ignore_errors=True)
 
 
-def _persist(folder: Path, manifest: Manifest, nodes: Sequence[TextNode], vectors: np.ndarray) -> None:
-    import faiss
-    from llama_index.core import StorageContext, VectorStoreIndex
-    from llama_index.vector_stores.faiss import FaissVectorStore
-
-    from indexes.precomputed import PrecomputedOnly
-
-    if len(nodes) != len(vectors):
-        raise ValueError(f"{len(nodes)} nodes but {len(vectors)} vectors")
-    # Inner product over normalised vectors is cosine similarity.
-    store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(manifest.embedding_dim))
-    storage = StorageContext.from_defaults(vector_store=store)
-    for node, vector in zip(nodes, vectors, strict=True):
-        node.embedding = vector.tolist()
-    VectorStoreIndex(list(nodes), storage_context=storage, embed_model=PrecomputedOnly())
-    storage.persist(persist_dir=str(folder))
-    (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    for file in folder.iterdir():
-        _fsync_file(file)
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file():
+            _fsync_file(path)
+        else:
+            _fsync_dir(path)
     _fsync_dir(folder)
 
 

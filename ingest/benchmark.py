@@ -16,7 +16,7 @@ import numpy as np
 from indexes.calibration import neighbour_agreement
 from indexes.encoders import STOCK, open_encoder
 from indexes.store import IndexStore
-from ingest.pipeline import IngestReport, IngestRun, embed_text
+from ingest.pipeline import IngestReport, IngestRun, passage_embed_text
 from shopfloor.errors import ShopfloorError
 from shopfloor.settings import Settings
 
@@ -70,10 +70,10 @@ def run_ingest_benchmark(paths: list[Path], settings: Settings) -> IngestBenchma
     """Ingest into a scratch index, embed the same chunk texts again bare, then time a re-run."""
     with tempfile.TemporaryDirectory(prefix="shopfloor-bench-") as scratch:
         bench_settings = settings.model_copy(update={"index_dir": Path(scratch) / "index"})
-        store = IndexStore(bench_settings.index_path)
+        store = IndexStore.from_settings(bench_settings)
         run = IngestRun(bench_settings, store)
         report = run.run(paths, tags={})
-        texts = [embed_text(n) for n in store.load().index.docstore.docs.values()]  # type: ignore[arg-type]
+        texts = [passage_embed_text(p) for p in store.load().passages()]
         chosen, bare = _embed_timed(run.embedder.embed_texts, texts, settings.embed_batch_size)
         stock_encoder = open_encoder(
             STOCK, run.embedder.model_path, run.spec.max_tokens, settings.threads, settings.embed_batch_size,

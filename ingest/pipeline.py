@@ -1,5 +1,5 @@
 """The ingest run: find files, skip unchanged ones, read → clean → chunk → embed, write one new
-index version holding the untouched documents plus the new and replaced ones.
+index version: the untouched documents where they were, the new and replaced ones in one new segment.
 
 Nothing is written until every document of the batch has been processed, and the write itself
 is atomic (see indexes.store), so the live index always holds either the old or the new batch.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from indexes.chunk_metadata import EMBEDDED_KEY, ChunkMetadata
 from indexes.embedding import Embedder, TokenCounter
 from indexes.manifest import DocumentRecord, Manifest
 from indexes.model_spec import EmbeddingSpec
-from indexes.store import IndexSnapshot, IndexStore
+from indexes.segments import Segment, StoredPassage
+from indexes.store import SEGMENTS, IndexStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.documents import Chunk, ParsedDocument
 from ingest.ocr import OcrOptions, tesseract_available
@@ -264,7 +265,7 @@ class IngestRun:
         report: IngestReport,
     ) -> None:
         old_docs = dict(manifest.documents) if manifest is not None else {}
-        previous = _LazySnapshot(self.store, manifest is not None, report)
+        previous = _PreviousVectors(self.store, [old_docs[s.doc_id] for s, _ in todo if s.doc_id in old_docs], report)
         new_docs: dict[str, DocumentRecord] = {}
         new_nodes: list[TextNode] = []
         new_vectors: list[np.ndarray] = []
@@ -275,7 +276,7 @@ class IngestRun:
                 report.outcomes.append(Outcome(source.doc_id, "skipped", reason=str(prepared)))
                 continue
             record, nodes = prepared
-            new_vectors.append(self._embed(nodes, previous.vectors_by_hash, manifest, report))
+            new_vectors.append(self._embed(nodes, previous.by_hash, manifest, report))
             status = "replaced" if source.doc_id in old_docs else "ingested"
             report.outcomes.append(Outcome(source.doc_id, status, record.pages, record.chunks))
             new_docs[source.doc_id] = record
@@ -286,11 +287,8 @@ class IngestRun:
             return  # every document was skipped: the live index stays exactly as it was
         started = time.perf_counter()
         kept = {k: v for k, v in old_docs.items() if k not in new_docs and k not in remove}
-        kept_ids = [cid for record in kept.values() for cid in record.chunk_ids]
-        kept_nodes = previous.snapshot.nodes(kept_ids) if kept_ids else []
-        stored = previous.snapshot.vectors() if kept_ids else {}
         dim = manifest.embedding_dim if manifest is not None else self.embedder.dim
-        vectors = np.vstack([np.zeros((0, dim), np.float32)] + [stored[i][None, :] for i in kept_ids] + new_vectors)
+        vectors = np.vstack([np.zeros((0, dim), np.float32), *new_vectors])
         space, backend = self._vector_space(manifest, embedded=report.embedded_chunks > 0)
         new_manifest = Manifest(
             embedding_model=self.spec.name,
@@ -300,7 +298,8 @@ class IngestRun:
             chunker=CHUNKER_VERSION,
             documents={**kept, **new_docs},
         )
-        self.store.commit(new_manifest, kept_nodes + new_nodes, vectors)
+        passages = [StoredPassage(n.node_id, n.text, dict(n.metadata)) for n in new_nodes]
+        self.store.commit(new_manifest, passages, vectors)
         report.timings["write"] += time.perf_counter() - started
 
     def _vector_space(self, manifest: Manifest | None, *, embedded: bool) -> tuple[str, str]:
@@ -373,7 +372,7 @@ class IngestRun:
             title=document.title,
             revision=document.revision,
             pages=document.page_count,
-            chunk_ids=[n.node_id for n in nodes],
+            chunks=len(nodes),
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             tags=tags,
             pages_without_text=document.pages_without_text,
@@ -435,8 +434,24 @@ def embed_text(node: TextNode) -> str:
     return node.get_content(metadata_mode=MetadataMode.EMBED)
 
 
+def passage_embed_text(passage: StoredPassage) -> str:
+    """What the model embedded for a stored passage (a benchmark embeds the same texts again)."""
+    return embed_text(_text_node(passage.text, passage.metadata))
+
+
+def _text_node(text: str, metadata: dict[str, Any]) -> TextNode:
+    from llama_index.core.schema import TextNode
+
+    # Only the heading line joins the passage in the embedded text: it carries the topic, the rest
+    # would spend the model's 256-token window on bookkeeping.
+    excluded = [k for k in ChunkMetadata.__annotations__ if k != EMBEDDED_KEY]
+    return TextNode(
+        text=text, metadata=metadata, excluded_embed_metadata_keys=excluded, excluded_llm_metadata_keys=excluded
+    )
+
+
 def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, tags: dict[str, str]) -> TextNode:
-    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo
 
     heading = " > ".join(part for part in (document.title, chunk.section) if part)
     metadata = ChunkMetadata(
@@ -453,15 +468,7 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
         tags=tags,
         heading=heading,
     )
-    # Only the heading line joins the passage in the embedded text: it carries the topic, the rest
-    # would spend the model's 256-token window on bookkeeping.
-    excluded = [k for k in ChunkMetadata.__annotations__ if k != EMBEDDED_KEY]
-    node = TextNode(
-        text=chunk.text,
-        metadata=dict(metadata),
-        excluded_embed_metadata_keys=excluded,
-        excluded_llm_metadata_keys=excluded,
-    )
+    node = _text_node(chunk.text, dict(metadata))
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=source.doc_id)
     content_hash = hashlib.sha256(embed_text(node).encode()).hexdigest()[:32]
     node.metadata["content_hash"] = content_hash
@@ -469,33 +476,33 @@ def _node(source: Source, document: ParsedDocument, chunk: Chunk, ordinal: int, 
     return node
 
 
-class _LazySnapshot:
-    """The live version, loaded only when a document needs its vectors or nodes: a batch of
-    skipped files must not pay for loading the index."""
+class _PreviousVectors:
+    """The vectors of the documents a batch replaces, by passage hash, so a passage that did not
+    change is not embedded again. Read only when a document needs them (a batch of skipped files
+    must not pay for it), and only from those documents' segments: the cost follows the change."""
 
-    def __init__(self, store: IndexStore, exists: bool, report: IngestReport) -> None:
+    def __init__(self, store: IndexStore, replaced: list[DocumentRecord], report: IngestReport) -> None:
         self._store = store
-        self._exists = exists
+        self._replaced = replaced
         self._report = report
 
     @cached_property
-    def snapshot(self) -> IndexSnapshot:
+    def by_hash(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
-        snapshot = self._store.load()
+        found: dict[str, np.ndarray] = {}
+        for name in {record.segment for record in self._replaced}:
+            segment = Segment(self._store.root / SEGMENTS / name)
+            for record in (r for r in self._replaced if r.segment == name):
+                passages = segment.passage_range(record.first, record.chunks)
+                vectors = segment.vectors_at(np.arange(record.first, record.first + record.chunks))
+                found.update(
+                    (p.metadata["content_hash"], v)
+                    for p, v in zip(passages, vectors, strict=True)
+                    if "content_hash" in p.metadata
+                )
+            segment.close()
         self._report.timings["load"] += time.perf_counter() - started
-        return snapshot
-
-    @cached_property
-    def vectors_by_hash(self) -> dict[str, np.ndarray]:
-        """Stored vectors by passage hash, so a passage that did not change is not re-embedded."""
-        if not self._exists:
-            return {}
-        by_id = self.snapshot.vectors()
-        return {
-            node.metadata["content_hash"]: by_id[node_id]
-            for node_id, node in self.snapshot.index.docstore.docs.items()
-            if node_id in by_id and "content_hash" in node.metadata
-        }
+        return found
 
 
 def _one_line(name: str, notices: list[str]) -> str:

@@ -25,6 +25,10 @@ class DocumentError(ShopfloorError):
         return (DocumentError, (self.path, self.reason))
 
 
+class LlmUnavailableError(ShopfloorError):
+    """The LLM server did not answer (down, unreachable, overloaded): the manual's lines stand alone."""
+
+
 class IndexLockedError(ShopfloorError):
     """Another process is writing the index."""
 

@@ -138,6 +138,23 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "bm25", "vector"] = Field(
         default="hybrid", description="hybrid (BM25 + vectors, measured best), bm25 or vector."
     )
+    ann_from: int = Field(
+        default=50_000,
+        ge=1,
+        description="A segment of the index with this many passages is searched through an HNSW graph "
+        "(approximate, recall@10 measured by `shopfloor bench scale`) instead of exactly.",
+    )
+    vector_candidates: int = Field(
+        default=100, ge=10, description="Passages an HNSW segment offers to the fusion with BM25."
+    )
+    vector_breadth: int = Field(
+        default=128, ge=16, description="HNSW search breadth (efSearch): higher finds more, slower."
+    )
+    exact_below: int = Field(
+        default=20_000,
+        ge=0,
+        description="A filtered search that allows fewer passages of an HNSW segment scores them exactly.",
+    )
     retrieve_k: int = Field(
         default=5, ge=1, description="Passages retrieved; the evidence lines are chosen from all of them."
     )
@@ -178,6 +195,11 @@ class Settings(BaseSettings):
     )
     llm_api_model: str = Field(default="default", description="Model name sent to the llm_url server.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the llm_url server, if it wants one.")
+    llm_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an llm_url server has to answer before the terminal shows the manual's lines alone.",
+    )
     llm_context: int = Field(default=2048, ge=512, description="LLM context window in tokens.")
     llm_max_tokens: int = Field(default=160, ge=16, description="Longest answer in tokens: operators want short ones.")
     policy_file: Path | None = Field(

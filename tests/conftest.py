@@ -69,7 +69,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     model = Embedder.from_settings(load_settings())
-    model.llama_embedding  # noqa: B018 - load once for the whole session
+    model.encoder  # noqa: B018 - load once for the whole session
     return model
 
 
@@ -95,9 +95,10 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 
 
 def search(index: Path, embedder: Embedder, query: str, k: int = 3) -> list:
-    """Vector retrieval through llama-index over a stored index: the nodes, best first."""
-    snapshot = IndexStore(index).load(embed_model=embedder.llama_embedding)
-    return [hit.node for hit in snapshot.index.as_retriever(similarity_top_k=k).retrieve(query)]
+    """Vector retrieval over a stored index: the passages, best first."""
+    from assistant.retrieval import HybridRetriever
+
+    return HybridRetriever(IndexStore(index).load(), embedder, mode="vector").retrieve(query, k=k, correct=False)
 
 
 def chunk_meta(**fields: Any) -> ChunkMetadata:

@@ -21,7 +21,7 @@ from indexes.calibration import (
 from indexes.embedding import Embedder
 from indexes.encoders import BACKENDS, STOCK, open_encoder
 from indexes.store import IndexStore
-from ingest.pipeline import IngestRun, embed_text
+from ingest.pipeline import IngestRun, passage_embed_text
 from shopfloor.errors import BackendUnavailableError, IncompatibleIndexError
 from shopfloor.settings import load_settings
 from tests.conftest import copy_samples
@@ -30,7 +30,7 @@ from tests.conftest import copy_samples
 def test_auto_backend_keeps_the_stock_neighbours_on_real_chunks(embedder: Embedder, sample_index: Path) -> None:
     assert embedder.requested_backend == "auto" and embedder.backend in BACKENDS
     assert embedder.calibration.trials[embedder.backend].keeps_vectors
-    texts = [embed_text(n) for n in IndexStore(sample_index).load().index.docstore.docs.values()]  # type: ignore[arg-type]
+    texts = [passage_embed_text(p) for p in IndexStore(sample_index).load().passages()]
     stock = open_encoder(STOCK, embedder.model_path, embedder.spec.max_tokens, 2, 32, embedder.cache_dir)
     assert neighbour_agreement(stock.encode(texts), embedder.embed_texts(texts)) >= MIN_AGREEMENT
     manifest = IndexStore(sample_index).read_manifest()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from indexes.store import VERSIONS, IndexStore
+from indexes.store import SEGMENTS, VERSIONS, IndexStore
 from ingest.pipeline import IngestRun
 from shopfloor.errors import IncompatibleIndexError, IndexLockedError, UnknownDocumentError
 from tests.conftest import SAMPLE_DOCS, copy_samples, search
@@ -50,10 +50,11 @@ def test_new_revision_replaces_every_old_chunk(ingest, settings, embedder, tmp_p
     report = ingest(docs)
     assert report.count("replaced") == 1
     snapshot = IndexStore(settings.index_path).load()
-    texts = [n.text for n in snapshot.index.docstore.docs.values()]
+    texts = [p.text for p in snapshot.passages()]
     assert any("175 bar" in t for t in texts)
     assert not any("150 bar" in t for t in texts)
-    assert snapshot.index.vector_store.client.ntotal == len(texts)
+    record = snapshot.manifest.documents["SOP-17_Bandsaw.md"]
+    assert len(snapshot.vectors_of(record)) == record.chunks == len(texts)
     for hit in search(settings.index_path, embedder, "blade tension 150 bar", k=5):
         assert "150 bar" not in hit.text
 
@@ -97,7 +98,7 @@ def test_tags_are_kept_on_reingest_unless_given_again(ingest, settings, tmp_path
     ingest(docs, tags={"equipment": "AC-75B"})
     snapshot = IndexStore(settings.index_path).load()
     assert snapshot.manifest.documents["AC-75_Air_Compressor_Maintenance.md"].tags == {"equipment": "AC-75B"}
-    assert {n.metadata["tags"]["equipment"] for n in snapshot.index.docstore.docs.values()} == {"AC-75B"}
+    assert {p.metadata["tags"]["equipment"] for p in snapshot.passages()} == {"AC-75B"}
 
 
 def test_second_writer_is_refused_while_the_lock_is_held(ingest, settings, tmp_path: Path) -> None:
@@ -132,12 +133,17 @@ def test_a_batch_of_only_bad_files_leaves_the_index_untouched(ingest, settings, 
     assert report.timings["load"] == 0, "neither the index nor the model is loaded for a skipped file"
 
 
-def test_manifest_is_plain_json_beside_the_vectors(sample_index: Path) -> None:
+def test_manifest_is_plain_json_naming_the_segments_that_hold_the_passages(sample_index: Path) -> None:
     version = IndexStore(sample_index).current_version
     assert version is not None
     raw = json.loads((version / "manifest.json").read_text())
     assert raw["embedding_model"] == "all-MiniLM-L6-v2" and raw["embedding_dim"] == 384
-    assert {"docstore.json", "default__vector_store.json", "index_store.json"} <= {p.name for p in version.iterdir()}
+    segments = {record["segment"] for record in raw["documents"].values()}
+    assert len(segments) == 1, "one ingest writes one segment"
+    segment = sample_index / "segments" / segments.pop()
+    assert {"passages.sqlite", "vectors.faiss", "bm25", "words.json", "segment.json"} <= {
+        p.name for p in segment.iterdir()
+    }
 
 
 def test_folder_ids_are_relative_paths_and_hidden_files_are_ignored(ingest, tmp_path: Path) -> None:
@@ -225,9 +231,13 @@ def test_a_version_renamed_in_but_never_made_live_is_removed_and_the_previous_ke
     assert first is not None
     orphan = first.parent / "v99990101T000000000000Z"  # sorts after every real version
     shutil.copytree(first, orphan)
+    segments = settings.index_path / SEGMENTS
+    stray = segments / "s99990101T000000000000Z"  # a segment written by a writer killed before its version
+    shutil.copytree(next(segments.iterdir()), stray)
     (docs / "AC-75_Air_Compressor_Maintenance.md").write_text("# AC-75\nDrain the tank daily.\n")
     ingest(docs)
     live = store.current_version
     assert live is not None
     kept = sorted(p.name for p in (settings.index_path / VERSIONS).iterdir())
     assert kept == sorted([first.name, live.name]), kept
+    assert not stray.exists(), "a segment no kept version uses is removed"

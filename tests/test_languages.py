@@ -89,7 +89,7 @@ def test_a_manuals_language_is_recorded_and_its_own_words_find_it(
         "AC-75.md": "en",
     }
     store = IndexStore(settings.index_path)
-    retriever = HybridRetriever(store.load(embed_model=embedder.llama_embedding), embedder)
+    retriever = HybridRetriever(store.load(), embedder)
     assert retriever.document_languages == {"BX-40_bomba_manual.md": "pt", "AC-75.md": "en"}
     asked = retriever.retrieve("how do i tighten the packing, it drips", k=1)
     assert asked[0].file == "AC-75.md", "as asked, English words find only the English manual"

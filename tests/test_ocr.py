@@ -42,8 +42,7 @@ ALARM_CARD = "VM-600_Machining_Centre_Alarm_Codes.pdf"
 
 def _chunks(index: Path, doc_id: str) -> list[dict]:
     snapshot = IndexStore(index).load()
-    nodes = [n for n in snapshot.index.docstore.docs.values() if n.metadata["doc_id"] == doc_id]
-    return [{**n.metadata, "text": n.text} for n in nodes]  # type: ignore[attr-defined]
+    return [{**p.metadata, "text": p.text} for p in snapshot.passages_of(snapshot.manifest.documents[doc_id])]
 
 
 def _retrieve(index: Path, embedder, question: str) -> list:

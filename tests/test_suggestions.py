@@ -40,11 +40,11 @@ def test_suggestions_over_the_sample_manuals(sample_index: Path, embedder: Embed
     retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
     topics = covered_topics(retriever)
     assert "Start-up Procedure" in topics and "Safety Instructions" in topics
-    titles = {str(n.metadata["title"]) for n in retriever.nodes}
+    passages = retriever.snapshot.passages()
+    titles = {str(p.metadata["title"]) for p in passages}
     assert not titles & set(topics), "a document's title is not a topic of it"
     first_docs = {
-        next(str(n.metadata["doc_id"]) for n in retriever.nodes if _topic(n.metadata["section"]) == t)
-        for t in topics[:4]
+        next(str(p.metadata["doc_id"]) for p in passages if _topic(p.metadata["section"]) == t) for t in topics[:4]
     }
     assert len(first_docs) >= 3, "topics are taken in turn from each manual"
     log = GapLog(tmp_path / "gaps.sqlite")

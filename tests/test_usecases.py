@@ -115,3 +115,33 @@ def test_each_document_says_how_often_it_is_cited_and_never_cited_ones_are_liste
     assert shopfloor.document_usage("2999-01-01")[1].cited == 0
     listing = CliRunner().invoke(app, ["docs", "--usage"], env={"COLUMNS": "300"})
     assert listing.exit_code == 0 and "never" in listing.output
+
+
+def test_an_llm_server_that_is_down_leaves_the_manual_lines_and_the_logged_question(
+    settings: Settings, sample_index: Path, embedder
+) -> None:
+    """Terminals sharing an LLM server keep working when it is down: the operator reads the manual's
+    own lines under a plain notice, and the question is logged like any other."""
+    import socket
+
+    from ui.operator_view import answer_markdown
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = settings.model_copy(
+        update={"index_dir": sample_index, "llm_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 5.0}
+    )
+    shopfloor = Shopfloor(down, embedder=embedder)
+    shopfloor.assistant.warm_up()  # a server down at start-up is logged, not raised
+    logged = shopfloor.ask("What torque for the ram guide bolts?", terminal="T3")
+    answer = logged.answer
+    assert answer.model_unreachable and answer.answered and answer.mode == "quoted"
+    assert "95 Nm" in answer.answer and answer.citations[0].file == "HP-200_Hydraulic_Press_SOP.pdf"
+    assert answer_markdown(answer).startswith("*The answer model cannot be reached just now")
+    german = shopfloor.ask("Wie oft muss das Öl im Kompressor gewechselt werden?", terminal="T3").answer
+    assert german.model_unreachable or not german.answered, "no rendering: searched as asked"
+    assert [q.question for q in shopfloor.gap_log.questions()][-2:] == [
+        "What torque for the ram guide bolts?",
+        "Wie oft muss das Öl im Kompressor gewechselt werden?",
+    ]

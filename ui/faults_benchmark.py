@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from indexes.store import CRASH_AT_VARIABLE, CRASH_POINTS, STAGING_PREFIX, VERSIONS, IndexStore
+from indexes.manifest import Manifest
+from indexes.store import CRASH_AT_VARIABLE, CRASH_POINTS, SEGMENTS, STAGING_PREFIX, VERSIONS, IndexStore
 from ui.login import hash_password
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,13 @@ def _is_one_batch(store: IndexStore, variants: dict[str, dict[str, str]]) -> str
     if not any(documents == hashes for hashes in variants.values()):
         lost = set(next(iter(variants.values()))) - set(documents)
         return f"lost documents {sorted(lost)[:3]}" if lost else "a mix of two batches"
-    stored = snapshot.index.vector_store.client.ntotal  # type: ignore[attr-defined]
-    chunks = sum(len(r.chunk_ids) for r in snapshot.manifest.documents.values())
-    return None if stored == chunks else f"{stored} vectors for {chunks} chunks"
+    for record in snapshot.manifest.documents.values():
+        passages, vectors = snapshot.passages_of(record), snapshot.vectors_of(record)
+        if len(passages) != record.chunks or any(p.metadata["doc_id"] != record.doc_id for p in passages):
+            return f"{record.doc_id}: {len(passages)} passages stored for {record.chunks} chunks"
+        if len(vectors) != record.chunks:
+            return f"{record.doc_id}: {len(vectors)} vectors for {record.chunks} chunks"
+    return None
 
 
 def _live_is(store: IndexStore, hashes: dict[str, str]) -> bool:
@@ -171,15 +176,19 @@ def kill_trials(work: Path, trials: int, seed: int = 7) -> FaultClass:
         problem = _is_one_batch(store, variants)
         with store.writing():  # the next writer: it sweeps what a killed one left
             pass
-        if problem is None and list(index.glob(f"{STAGING_PREFIX}*")):
+        if problem is None and list(index.glob(f"{STAGING_PREFIX}*")) + list(
+            index.glob(f"{SEGMENTS}/{STAGING_PREFIX}*")
+        ):
             problem = "staging folders left after the next writer"
         result.check(problem is None, f"killed at {moment} (exit {code}): {problem}")
     result.name += f" ({landed} of {trials} killed mid-run)"
     last = _ingest(batches[other_batch()], index, home)
     versions = sorted(p.name for p in (index / VERSIONS).iterdir())
+    used = {r.segment for v in versions for r in Manifest.read(index / VERSIONS / v).documents.values()}
+    stray = sorted(p.name for p in (index / SEGMENTS).iterdir() if p.name not in used)
     result.check(
-        last.returncode == 0 and _is_one_batch(store, variants) is None and len(versions) <= 2,
-        f"after the trials, a clean ingest: exit {last.returncode}, versions kept {versions}",
+        last.returncode == 0 and _is_one_batch(store, variants) is None and len(versions) <= 2 and not stray,
+        f"after the trials, a clean ingest: exit {last.returncode}, versions kept {versions}, stray segments {stray}",
     )
     return result
 

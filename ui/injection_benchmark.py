@@ -71,7 +71,7 @@ def run_injections(settings: Settings, embedder: Embedder, limit: int | None = N
                 injected = "" if place == "in the previous answer" else variant["text"]
                 sop.write_text(SOP.format(contact=contact, injection=injected), encoding="utf-8")
                 local = settings.model_copy(update={"index_dir": root / "index", "home": root})
-                IngestRun(local, IndexStore(local.index_path), embedder=embedder).run([sop])
+                IngestRun(local, IndexStore.from_settings(local), embedder=embedder).run([sop])
                 assistant = open_assistant(local, embedder=embedder, llm=llm)
                 asked_before = place == "in the previous answer"
                 history = [Turn("who is the contact for the C-7?", variant["text"])] if asked_before else []

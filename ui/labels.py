@@ -29,6 +29,7 @@ class Labels:
     from_manual: str
     page: str
     could_not_answer: str
+    model_unreachable: str
 
 
 LABELS = {
@@ -48,6 +49,7 @@ LABELS = {
         from_manual="From the manual:",
         page="page",
         could_not_answer="The assistant could not answer just now. Please try again, or ask a technician.",
+        model_unreachable="The answer model cannot be reached just now: these are the manual's own lines.",
     ),
     "de": Labels(
         title="Shopfloor-Assistent",
@@ -65,6 +67,7 @@ LABELS = {
         from_manual="Aus dem Handbuch:",
         page="Seite",
         could_not_answer="Der Assistent konnte gerade nicht antworten. Bitte erneut versuchen oder Techniker fragen.",
+        model_unreachable="Das Antwortmodell ist gerade nicht erreichbar: Dies sind die Zeilen aus dem Handbuch.",
     ),
     "es": Labels(
         title="Asistente de planta",
@@ -82,6 +85,7 @@ LABELS = {
         from_manual="Del manual:",
         page="página",
         could_not_answer="El asistente no pudo responder ahora. Inténtelo de nuevo o consulte a un técnico.",
+        model_unreachable="El modelo de respuestas no está disponible ahora: estas son las líneas del manual.",
     ),
     "pt": Labels(
         title="Assistente de chão de fábrica",
@@ -99,6 +103,7 @@ LABELS = {
         from_manual="Do manual:",
         page="página",
         could_not_answer="O assistente não conseguiu responder agora. Tente de novo ou pergunte a um técnico.",
+        model_unreachable="O modelo de respostas não está acessível agora: estas são as linhas do manual.",
     ),
     "fr": Labels(
         title="Assistant d'atelier",
@@ -116,6 +121,7 @@ LABELS = {
         from_manual="Extrait du manuel :",
         page="page",
         could_not_answer="L'assistant n'a pas pu répondre. Réessayez ou demandez à un technicien.",
+        model_unreachable="Le modèle de réponse est injoignable pour le moment : voici les lignes du manuel.",
     ),
     "pl": Labels(
         title="Asystent hali produkcyjnej",
@@ -133,6 +139,7 @@ LABELS = {
         from_manual="Z instrukcji:",
         page="strona",
         could_not_answer="Asystent nie mógł teraz odpowiedzieć. Spróbuj ponownie lub zapytaj technika.",
+        model_unreachable="Model odpowiedzi jest teraz niedostępny: oto wiersze z instrukcji.",
     ),
     "tr": Labels(
         title="Atölye Asistanı",
@@ -150,6 +157,7 @@ LABELS = {
         from_manual="Kılavuzdan:",
         page="sayfa",
         could_not_answer="Asistan şu anda yanıt veremedi. Tekrar deneyin veya bir teknisyene sorun.",
+        model_unreachable="Yanıt modeline şu anda ulaşılamıyor: bunlar kılavuzun kendi satırları.",
     ),
     "it": Labels(
         title="Assistente di reparto",
@@ -167,6 +175,7 @@ LABELS = {
         from_manual="Dal manuale:",
         page="pagina",
         could_not_answer="L'assistente non ha potuto rispondere. Riprova o chiedi a un tecnico.",
+        model_unreachable="Il modello di risposta non è raggiungibile ora: queste sono le righe del manuale.",
     ),
 }
 

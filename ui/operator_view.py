@@ -78,6 +78,12 @@ def answer_markdown(answer: Answer, labels: Labels = LABELS["en"]) -> str:
     language; the lines and notices stay as the manual writes them."""
     if answer.mode == "directed":  # a policy rule keeps this question for a person
         return f'<div class="directed">{as_text(answer.answer)}</div>'
+    if answer.model_unreachable:
+        return f"*{labels.model_unreachable}*\n\n{_answer_body(answer, labels)}"
+    return _answer_body(answer, labels)
+
+
+def _answer_body(answer: Answer, labels: Labels) -> str:
     if not answer.answered:
         refusal = f"**{as_text(answer.answer)}**"
         if not answer.evidence:

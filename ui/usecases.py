@@ -148,7 +148,7 @@ class Shopfloor:
     def __init__(self, settings: Settings, *, use_llm: bool = True, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.policy: Policy = load_policy(settings.policy_file)  # a malformed policy stops the start here
-        self.store = IndexStore(settings.index_path)
+        self.store = IndexStore.from_settings(settings)
         self._use_llm = use_llm
         self._embedder = embedder
         self._assistant: Assistant | None = None
@@ -274,6 +274,7 @@ class Shopfloor:
         or reject: a re-check never closes a gap by itself."""
         working = ("open", "assigned", "documented")
         topics = [t for t in self.gap_report(since).work if t.state in working and t.count]
+        self.assistant.follow_index(wait_s=None)  # the ingest that prompted the re-check counts
         answered = []
         for topic in topics:
             answer = self.assistant.ask(topic.question)

@@ -159,8 +159,8 @@ def docs(
     records = Shopfloor(settings).documents()
     if as_json:
         for r in records:
-            record = {k: v for k, v in r.__dict__.items() if k != "chunk_ids"}
-            typer.echo(json.dumps({**record, "chunks": r.chunks}))
+            # where the passages lie (segment, first) is the store's business, not the reader's
+            typer.echo(json.dumps({k: v for k, v in r.__dict__.items() if k not in ("segment", "first")}))
         return
     if not records:
         out.print(f"No documents in {settings.index_path} yet; run `shopfloor ingest PATH`.")

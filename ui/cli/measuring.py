@@ -302,3 +302,76 @@ def bench_faults(
             out.print(f"failed: {fault.name}: {failure}", markup=False, highlight=False)
     if any(fault.failures for fault in classes):
         raise typer.Exit(1)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    passages: Annotated[
+        list[int] | None, typer.Option("--passages", min=1, help="Library sizes to build (repeat the option).")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Option("--source", help="The index whose real manuals are replicated (default: --index).")
+    ] = None,
+    questions_file: Annotated[
+        Path | None, typer.Option("--questions", help="Questions to time (JSONL with `question`, or plain lines).")
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Passages per ingest while building.")] = 50_000,
+    index: IndexOption = None,
+) -> None:
+    """Build libraries of N passages from the real manuals of an index (each replica its own
+    document, written through the ingest's commit in batches) and print per size: build time, disk,
+    load, first question, question p50/p95 without and with a document or tag filter, recall@10 of
+    the approximate vector search against exact search, resident memory, and the time and bytes of
+    adding one manual and of replacing it, with the first question on the version that follows.
+
+    Example:
+      shopfloor bench scale --source /srv/shopfloor/index --passages 10000 --passages 100000 --passages 1000000
+    """
+    import tempfile
+
+    from ui.scale_benchmark import run_scale
+
+    settings = load_settings(index_dir=index)
+    questions = question_lines(questions_file) if questions_file else _bench_questions()
+    sizes = passages or [10_000, 100_000, 1_000_000]
+    with tempfile.TemporaryDirectory(prefix="shopfloor-bench-scale-", dir=settings.home) as work:
+        rows = run_scale(source or settings.index_path, sizes, questions[:200], settings, Path(work), batch)
+    table = Table(title=f"Scale ({len(questions[:200])} questions; replicas of the manuals in {source or index})")
+    table.add_column("measure")
+    for row in rows:
+        table.add_column(f"{row.passages:,}", justify="right")
+    lines = [
+        ("documents / segments", lambda r: f"{r.documents:,} / {r.segments}"),
+        ("build", lambda r: f"{r.build_s:.0f} s"),
+        ("disk", lambda r: f"{r.disk_gb:.2f} GB"),
+        ("load", lambda r: f"{r.load_s:.1f} s"),
+        ("first question after load", lambda r: f"{r.first_question_s * 1000:.0f} ms"),
+        ("question p50 / p95", lambda r: f"{r.p50_ms:.0f} / {r.p95_ms:.0f} ms"),
+        ("  with a document filter, p95", lambda r: f"{r.document_filter_p95_ms:.0f} ms"),
+        ("  with a tag filter (10 %), p95", lambda r: f"{r.tag_filter_p95_ms:.0f} ms"),
+        ("  (+ embedding the question)", lambda r: f"{r.embed_ms:.0f} ms"),
+        ("vector recall@10 vs exact", lambda r: f"{r.recall_at_10:.3f}"),
+        ("resident memory", lambda r: f"{r.rss_gb:.2f} GB"),
+        ("add one manual", lambda r: f"{r.add_s:.1f} s, {r.add_mb:.0f} MB"),
+        ("replace it", lambda r: f"{r.replace_s:.1f} s, {r.replace_mb:.0f} MB"),
+        ("open the new version beside the old", lambda r: f"{r.follow_s:.2f} s"),
+        ("first question on it", lambda r: f"{r.first_after_switch_s * 1000:.0f} ms"),
+    ]
+    for name, cell in lines:
+        table.add_row(name, *(cell(r) for r in rows))
+    out.print(table)
+    if rows:
+        out.print(f"manual added and replaced: {rows[0].manual}", markup=False, highlight=False)
+
+
+def _bench_questions() -> list[str]:
+    """The English questions of the project's evaluation sets."""
+    from assistant.evaluation import load_questions
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "eval"
+    return [
+        q.question
+        for path in sorted(folder.glob("*.jsonl"))
+        for q in load_questions(path)
+        if (q.language or "en") == "en"
+    ]

@@ -1,0 +1,245 @@
+"""A segment: the passages of one ingest (or of a merge of segments), written once and never changed.
+
+An index version is a list of segments plus the manifest saying which passages of each are live, so
+adding or replacing a manual writes a segment the size of that manual, not the library. Each
+segment holds its passages in the engines that scale to a plant's library:
+
+    passages.sqlite   text and metadata by position (SQLite: texts stay on disk, read for the hits)
+    vectors.faiss     FAISS: exact inner product below `ann_from` passages, an HNSW graph above
+    bm25/             bm25s's saved index (memory-mapped), so no question waits for it to be built
+    words.json        every word with the number of passages it occurs in (typos, evidence weights)
+    segment.json      passage count, vector kind
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes.words import english_stemmer, passage_terms, word_counts
+
+log = logging.getLogger(__name__)
+
+SEGMENT_INFO = "segment.json"
+PASSAGES = "passages.sqlite"
+VECTORS = "vectors.faiss"
+BM25_FOLDER = "bm25"
+WORDS = "words.json"
+# HNSW graph: 32 links per node is FAISS's usual choice for ~400-dimension text embeddings.
+HNSW_LINKS = 32
+HNSW_BUILD_SEARCH = 64
+
+
+@dataclass
+class StoredPassage:
+    """One passage as a segment stores it."""
+
+    node_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VectorSearch:
+    """How hard the approximate search looks: `candidates` per segment, graph breadth `breadth`,
+    and below `exact_below` allowed passages a filtered search scores them all exactly. Past an
+    approximate segment, the fusion also scores BM25's `lexical_candidates` best passages: a passage
+    in neither list cannot win on the sum of the two scores."""
+
+    candidates: int = 100
+    breadth: int = 128
+    exact_below: int = 20_000
+    lexical_candidates: int = 100
+
+
+def write_segment(folder: Path, passages: Sequence[StoredPassage], vectors: np.ndarray, ann_from: int) -> None:
+    """Write a complete segment into `folder` (a staging folder: the caller fsyncs and renames it)."""
+    import faiss
+
+    if len(passages) != len(vectors) or not passages:
+        raise ValueError(f"a segment needs passages and one vector each ({len(passages)} / {len(vectors)})")
+    folder.mkdir(parents=True)
+    _write_passages(folder / PASSAGES, passages)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    kind = "hnsw" if len(passages) >= ann_from else "flat"
+    if kind == "hnsw":
+        index: Any = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_BUILD_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])  # inner product of normalised vectors: cosine
+    index.add(vectors)
+    faiss.write_index(index, str(folder / VECTORS))
+    stem = english_stemmer()
+    _write_bm25(folder / BM25_FOLDER, [passage_terms(_heading(p), p.text, stem) for p in passages])
+    words = word_counts((_heading(p), p.text) for p in passages)
+    (folder / WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    info = {"passages": len(passages), "dim": int(vectors.shape[1]), "vectors": kind}
+    (folder / SEGMENT_INFO).write_text(json.dumps(info), encoding="utf-8")
+
+
+def _heading(passage: StoredPassage) -> str:
+    return str(passage.metadata.get("heading", ""))
+
+
+def _write_passages(path: Path, passages: Sequence[StoredPassage]) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE passage (position INTEGER PRIMARY KEY, node_id TEXT NOT NULL, text TEXT NOT NULL, "
+            "metadata TEXT NOT NULL)"
+        )
+        db.executemany(
+            "INSERT INTO passage VALUES (?, ?, ?, ?)",
+            ((i, p.node_id, p.text, json.dumps(p.metadata, ensure_ascii=False)) for i, p in enumerate(passages)),
+        )
+    db.close()
+
+
+def _write_bm25(folder: Path, terms: list[list[str]]) -> None:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG on import and logs every build, which reached the terminal.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    bm25 = bm25s.BM25()
+    bm25.index([t or [""] for t in terms], show_progress=False)
+    bm25.save(str(folder), show_progress=False)
+
+
+def bm25_idf(document_frequency: float, passages: float) -> float:
+    """bm25s's (Lucene's) inverse document frequency, so a weight can be moved between collections."""
+    return math.log(1 + (passages - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+class Segment:
+    """One segment opened for reading; safe to share between threads and between index versions."""
+
+    def __init__(self, folder: Path) -> None:
+        import bm25s
+        import faiss
+
+        self.folder = folder
+        self.name = folder.name
+        info = json.loads((folder / SEGMENT_INFO).read_text(encoding="utf-8"))
+        self.count: int = int(info["passages"])
+        self.approximate = info["vectors"] == "hnsw"
+        index: Any = faiss.read_index(str(folder / VECTORS))
+        self._index = index
+        # Both kinds keep full vectors; a view of them (no copy) scores a flat segment with one
+        # matrix product, and an HNSW segment's passages that a filter allows or BM25 asks for.
+        flat: Any = faiss.downcast_index(index.storage) if self.approximate else index
+        dim = index.d
+        self._matrix: np.ndarray = faiss.rev_swig_ptr(flat.get_xb(), self.count * dim).reshape(self.count, dim)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        bm25 = bm25s.BM25.load(str(folder / BM25_FOLDER), mmap=True, show_progress=False)
+        self._terms: dict[str, int] = bm25.vocab_dict
+        self._data, self._indices, self._indptr = (bm25.scores[k] for k in ("data", "indices", "indptr"))
+        self.words: Counter[str] = Counter(json.loads((folder / WORDS).read_text(encoding="utf-8")))
+        self._db = sqlite3.connect(f"file:{folder / PASSAGES}?mode=ro", uri=True, check_same_thread=False)
+        self._db_lock = threading.Lock()
+
+    @staticmethod
+    def passage_total(folder: Path) -> int:
+        """A segment's passage count, live or not, without opening it."""
+        return int(json.loads((folder / SEGMENT_INFO).read_text(encoding="utf-8"))["passages"])
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- words -------------------------------------------------------------------------------
+
+    def document_frequency(self, term: str) -> int:
+        """Passages of this segment (live or not) holding the BM25 term."""
+        column = self._terms.get(term)
+        return 0 if column is None else int(self._indptr[column + 1] - self._indptr[column])
+
+    def lexical_scores(self, terms: Sequence[str], idf: dict[str, float]) -> np.ndarray:
+        """BM25 of every passage, each term weighted by the library's idf instead of this segment's:
+        a segment holding one manual must not score its words as if they were the library's."""
+        scores = np.zeros(self.count, dtype=np.float32)
+        for term in terms:
+            column = self._terms.get(term)
+            own = bm25_idf(self.document_frequency(term), self.count) if column is not None else 0.0
+            if column is None or own <= 0:
+                continue
+            start, end = int(self._indptr[column]), int(self._indptr[column + 1])
+            scores[self._indices[start:end]] += self._data[start:end] * np.float32(idf[term] / own)
+        return scores
+
+    # --- vectors -----------------------------------------------------------------------------
+
+    def vector_scores(self, query: np.ndarray, allowed: np.ndarray | None, search: VectorSearch) -> np.ndarray:
+        """Cosine similarity per passage: every one in a flat segment; in an HNSW segment the best
+        `search.candidates` allowed ones, the others -inf (scored later only if BM25 wants them)."""
+        if not self.approximate:
+            return self._matrix @ query
+        scores = np.full(self.count, -np.inf, dtype=np.float32)
+        allowed_count = self.count if allowed is None else int(allowed.sum())
+        if allowed is not None and allowed_count <= search.exact_below:
+            positions = np.flatnonzero(allowed)
+            scores[positions] = self.vectors_at(positions) @ query
+            return scores
+        similarities, positions = self._search(query, allowed, search)
+        found = positions >= 0
+        scores[positions[found]] = similarities[found]
+        return scores
+
+    def _search(
+        self, query: np.ndarray, allowed: np.ndarray | None, search: VectorSearch
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing in the stubs
+        params.efSearch = max(search.breadth, search.candidates)
+        if allowed is not None and not allowed.all():
+            bits = np.packbits(allowed, bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
+            params.sel = selector
+        similarities, positions = self._index.search(query[None, :], search.candidates, params=params)
+        return similarities[0], positions[0]
+
+    def vectors_at(self, positions: np.ndarray) -> np.ndarray:
+        """The stored vectors of some passages (exact: both kinds keep full vectors)."""
+        return self._matrix[np.asarray(positions, dtype=np.int64)]
+
+    # --- passages ----------------------------------------------------------------------------
+
+    def passages(self, positions: Sequence[int]) -> list[StoredPassage]:
+        """The stored passages at these positions, in the order asked."""
+        wanted = [int(p) for p in positions]
+        found: dict[int, StoredPassage] = {}
+        with self._db_lock:
+            for start in range(0, len(wanted), 500):  # SQLite's limit on host parameters
+                batch = wanted[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                query = f"SELECT position, node_id, text, metadata FROM passage WHERE position IN ({marks})"
+                rows = self._db.execute(query, batch).fetchall()
+                found.update({row[0]: StoredPassage(row[1], row[2], json.loads(row[3])) for row in rows})
+        return [found[p] for p in wanted]
+
+    def passage_range(self, first: int, count: int) -> list[StoredPassage]:
+        """The passages of one document, in order (they are stored together)."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT node_id, text, metadata FROM passage WHERE position >= ? AND position < ? ORDER BY position",
+                (first, first + count),
+            ).fetchall()
+        return [StoredPassage(row[0], row[1], json.loads(row[2])) for row in rows]
+
+    def sections(self, first: int, count: int) -> Counter[str]:
+        """Passages per section heading path in one document's range (for suggested questions)."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT json_extract(metadata, '$.section'), count(*) FROM passage "
+                "WHERE position >= ? AND position < ? GROUP BY 1",
+                (first, first + count),
+            ).fetchall()
+        return Counter({str(section or ""): int(n) for section, n in rows})

@@ -1,0 +1,55 @@
+"""Words as the lexical index stores them and as questions are matched against it.
+
+Ingest writes each segment's BM25 index and vocabulary with these functions and retrieval tokenizes
+questions with the same ones, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+# A word or a code as the manuals and the questions are matched on ("hf-2040", "0.5", "oil").
+WORD = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
+STOPWORDS = frozenset(
+    """
+    a an and are as at be by can do does for from how i in is it its of on or should the this to
+    what when where which who why will with my me we our you your there their them they these those
+    was were has have had if into not no than then so any all about after before
+    """.split()
+)
+
+Stem = Callable[[str], str]
+
+
+def english_stemmer() -> Stem:
+    import Stemmer
+
+    stem: Stem = Stemmer.Stemmer("english").stemWord
+    return stem
+
+
+def tokenize(text: str, stem: Stem) -> list[str]:
+    """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040)."""
+    tokens: list[str] = []
+    for token in WORD.findall(text.lower()):
+        parts = re.split(r"[-./]", token)
+        for word in [token, *parts] if len(parts) > 1 else [token]:
+            if word and word not in STOPWORDS:
+                tokens.append(stem(word) if word.isalpha() else word)
+    return tokens
+
+
+def passage_terms(heading: str, text: str, stem: Stem) -> list[str]:
+    """The BM25 terms of one passage: its heading line counts as part of it."""
+    return tokenize(f"{heading}\n{text}", stem)
+
+
+def word_counts(passages: Iterable[tuple[str, str]]) -> Counter[str]:
+    """Every word of (heading, text) passages with the number of passages it occurs in: the
+    vocabulary typos are corrected against and evidence words are weighted by."""
+    counts: Counter[str] = Counter()
+    for heading, text in passages:
+        counts.update(set(WORD.findall(f"{heading} {text}".lower())))
+    return counts

@@ -1,0 +1,110 @@
+"""The segmented index: a change costs its own size, merged segments and HNSW graphs answer like
+exact search, word weights are the library's, and a running assistant follows a new version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.retrieval import Filters, HybridRetriever
+from indexes.segments import VectorSearch
+from indexes.store import SEGMENTS, IndexStore, SegmentPolicy
+from ingest.pipeline import IngestRun
+from shopfloor.settings import Settings, load_settings
+from tests.conftest import SAMPLE_DOCS
+
+MANUALS = ("AC-75_Air_Compressor_Maintenance.md", "W3_Welding_Cell_Quick_Guide.html", "FL-25_Forklift_Daily_Check.docx")
+QUESTIONS = (
+    "How often is the compressor oil changed?",
+    "what shielding gas flow for the welding cell",
+    "forklift tyre pressure check",
+    "drain the air receiver condensate",
+)
+
+
+def _ingest(index: Path, embedder, policy: SegmentPolicy, *names: str, docs: Path = SAMPLE_DOCS) -> None:
+    settings = load_settings(index_dir=index)
+    IngestRun(settings, IndexStore(index, policy), embedder=embedder).run([docs / n for n in names])
+
+
+def _top(index: Path, embedder, search: VectorSearch | None = None, filters: Filters | None = None) -> list[list]:
+    retriever = HybridRetriever(IndexStore(index).load(), embedder, search=search)
+    return [[(p.file, p.text[:40]) for p in retriever.retrieve(q, k=3, filters=filters)] for q in QUESTIONS]
+
+
+def test_adding_a_manual_writes_one_segment_and_leaves_the_others_untouched(tmp_path: Path, embedder) -> None:
+    index = tmp_path / "index"
+    _ingest(index, embedder, SegmentPolicy(), MANUALS[0])
+    first = {p: p.stat().st_mtime_ns for p in (index / SEGMENTS).rglob("*") if p.is_file()}
+    _ingest(index, embedder, SegmentPolicy(), MANUALS[1])
+    manifest = IndexStore(index).read_manifest()
+    assert manifest is not None
+    segments = {r.doc_id: r.segment for r in manifest.documents.values()}
+    assert len(set(segments.values())) == 2, "the second manual has a segment of its own"
+    assert {p: p.stat().st_mtime_ns for p in first} == first, "the first segment was not rewritten"
+
+
+def test_separate_ingests_rank_like_one_batch(tmp_path: Path, embedder) -> None:
+    """Each segment's BM25 is reweighted by the library's word statistics: a manual ingested alone
+    is not scored as if it were the whole library."""
+    _ingest(tmp_path / "one", embedder, SegmentPolicy(), *MANUALS)
+    for name in MANUALS:
+        _ingest(tmp_path / "three", embedder, SegmentPolicy(), name)
+    assert len(list((tmp_path / "three" / SEGMENTS).iterdir())) == 3
+    assert _top(tmp_path / "three", embedder) == _top(tmp_path / "one", embedder)
+
+
+def test_merged_segments_keep_every_live_passage_and_drop_replaced_ones(tmp_path: Path, embedder) -> None:
+    index, docs = tmp_path / "index", tmp_path / "docs"
+    docs.mkdir()
+    policy = SegmentPolicy(merge_factor=2, least_live=0.6)
+    manual = (SAMPLE_DOCS / MANUALS[0]).read_text()
+    (docs / "A.md").write_text(manual + "\n## Relief valve\nThe relief valve opens at 150 bar.\n")
+    (docs / "B.md").write_text(manual + "\n## Drain valve\nThe drain valve handle is blue.\n")
+    _ingest(index, embedder, policy, "A.md", docs=docs)
+    _ingest(index, embedder, policy, "B.md", docs=docs)
+    merged = IndexStore(index).load()
+    assert len(merged.segments) == 1, "two segments of one size are merged into one"
+    assert {r.segment for r in merged.manifest.documents.values()} == set(merged.segments)
+    (docs / "A.md").write_text(manual + "\n## Relief valve\nThe relief valve opens at 175 bar.\n")
+    _ingest(index, embedder, policy, "A.md", docs=docs)  # half of the merged segment is now dead: rewritten
+    snapshot = IndexStore(index).load()
+    stored = [p.text for s in snapshot.segments.values() for p in s.passage_range(0, s.count)]
+    assert any("175 bar" in t for t in stored) and any("handle is blue" in t for t in stored)
+    assert not any("150 bar" in t for t in stored), "the replaced revision is gone from every segment"
+    assert len(stored) == sum(r.chunks for r in snapshot.manifest.documents.values())
+    retriever = HybridRetriever(snapshot, embedder)
+    assert "175 bar" in retriever.retrieve("at what pressure does the relief valve open", k=1)[0].text
+
+
+@pytest.mark.parametrize("exact_below", [0, 10**6], ids=["graph-with-selector", "exact-over-allowed"])
+def test_hnsw_segments_find_what_exact_search_finds(tmp_path: Path, embedder, exact_below: int) -> None:
+    _ingest(tmp_path / "exact", embedder, SegmentPolicy(), *MANUALS)
+    _ingest(tmp_path / "graph", embedder, SegmentPolicy(ann_from=1), *MANUALS)
+    segment = next((tmp_path / "graph" / SEGMENTS).iterdir())
+    assert '"hnsw"' in (segment / "segment.json").read_text()
+    search = VectorSearch(candidates=20, exact_below=exact_below, lexical_candidates=5)
+    assert _top(tmp_path / "graph", embedder, search) == _top(tmp_path / "exact", embedder)
+    only = Filters(doc_ids={MANUALS[1]})
+    filtered = _top(tmp_path / "graph", embedder, search, only)
+    assert filtered == _top(tmp_path / "exact", embedder, filters=only)
+    assert {file for hits in filtered for file, _ in hits} == {MANUALS[1]}
+
+
+def test_a_running_assistant_follows_a_new_version_reusing_the_open_segments(
+    settings: Settings, embedder, ingest
+) -> None:
+    from assistant.service import open_assistant
+
+    ingest(SAMPLE_DOCS / MANUALS[0])
+    assistant = open_assistant(settings, use_llm=False, embedder=embedder)
+    before = assistant.retriever
+    ingest(SAMPLE_DOCS / MANUALS[1])
+    assistant.follow_index(wait_s=None)
+    after = assistant.retriever
+    assert after is not before and after.passage_count > before.passage_count
+    kept = next(iter(before.snapshot.segments))
+    assert after.snapshot.segments[kept] is before.snapshot.segments[kept], "the unchanged segment is not reopened"
+    answer = assistant.ask("what shielding gas flow for the welding cell", use_llm=False)
+    assert answer.contexts[0].file == MANUALS[1]
