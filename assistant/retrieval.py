@@ -166,14 +166,14 @@ class HybridRetriever:
 
     def _candidates(self, lexical: np.ndarray, vector: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Positions to fuse: every allowed passage when every segment is scored exactly (so a small
-        library ranks exactly as before segments), else BM25's best and the vector candidates."""
+        library ranks exactly as before segments), else BM25's best and the vector search's best."""
         everything = np.flatnonzero(allowed)
-        if np.isfinite(vector[everything]).all() or len(everything) <= self.search.lexical_candidates:
+        known = np.isfinite(vector[everything])
+        if known.all() or len(everything) <= self.search.lexical_candidates:
             return everything
-        lexical_scores, wanted = lexical[everything], self.search.lexical_candidates
-        lexical_best = everything[np.argpartition(-lexical_scores, wanted)[:wanted]]
-        vector_found = everything[np.isfinite(vector[everything])]
-        return np.union1d(lexical_best, vector_found)
+        lexical_best = _top(everything, lexical[everything], self.search.lexical_candidates)
+        vector_best = _top(everything, np.where(known, vector[everything], -np.inf), self.search.candidates)
+        return np.union1d(lexical_best, vector_best)
 
     def _score_missing_vectors(self, vector: np.ndarray, candidates: np.ndarray, query: np.ndarray) -> None:
         missing = candidates[~np.isfinite(vector[candidates])]
@@ -222,6 +222,11 @@ class HybridRetriever:
                     for doc_id, r in self.snapshot.manifest.documents.items()
                 }
             return self._sections
+
+
+def _top(positions: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the n highest scores, in no order."""
+    return positions[np.argpartition(-scores, n)[:n]] if len(positions) > n else positions
 
 
 def _best(scores: np.ndarray, k: int) -> np.ndarray:

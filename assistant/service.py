@@ -26,7 +26,7 @@ def open_retriever(
     if manifest is None:
         raise IndexMissingError(f"{settings.index_path}: no index here yet; run `shopfloor ingest PATH` first")
     store.check_compatible(manifest, embedder.space, embedder.backend)
-    search = VectorSearch(settings.vector_candidates, settings.vector_breadth, settings.exact_below)
+    search = VectorSearch(settings.vector_candidates, settings.vector_probes, settings.exact_below)
     return HybridRetriever(store.load(), embedder, mode or settings.retrieval_mode, search=search)
 
 

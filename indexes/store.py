@@ -62,7 +62,7 @@ def _crash_point(name: str) -> None:
 class SegmentPolicy:
     """How segments are written and merged (Lucene's tiered merging, simplified).
 
-    `ann_from`: a segment of this many passages gets an HNSW graph instead of exact search.
+    `ann_from`: a segment of this many passages gets FAISS inverted lists instead of exact search.
     `merge_factor`: that many segments of about the same size (the same power of it) are merged
     into one, so a library has O(log n) segments and each passage is rewritten O(log n) times.
     `largest_merge`: segments past half this size are not merged again (a merge costs its size).

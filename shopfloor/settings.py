@@ -141,19 +141,22 @@ class Settings(BaseSettings):
     ann_from: int = Field(
         default=50_000,
         ge=1,
-        description="A segment of the index with this many passages is searched through an HNSW graph "
-        "(approximate, recall@10 measured by `shopfloor bench scale`) instead of exactly.",
+        description="A segment of the index with this many passages is searched through FAISS inverted "
+        "lists (approximate, recall@10 measured by `shopfloor bench scale`) instead of exactly.",
     )
     vector_candidates: int = Field(
-        default=100, ge=10, description="Passages an HNSW segment offers to the fusion with BM25."
+        default=100, ge=10, description="Passages an approximate segment offers to the fusion with BM25."
     )
-    vector_breadth: int = Field(
-        default=128, ge=16, description="HNSW search breadth (efSearch): higher finds more, slower."
+    vector_probes: int = Field(
+        default=32,
+        ge=1,
+        description="Inverted lists searched per approximate segment (nprobe): 32 of about 2,500 reached "
+        "recall@10 0.99 against exact search on replicated real manuals; higher finds more, slower.",
     )
     exact_below: int = Field(
         default=20_000,
         ge=0,
-        description="A filtered search that allows fewer passages of an HNSW segment scores them exactly.",
+        description="A filtered search that allows fewer passages of an approximate segment scores them exactly.",
     )
     retrieve_k: int = Field(
         default=5, ge=1, description="Passages retrieved; the evidence lines are chosen from all of them."

@@ -5,7 +5,7 @@ a `replica` tag), and is written through `IndexStore.commit`, the write path of 
 batches of `batch` passages like a plant's ingests. Reading and embedding the same PDFs again
 would only measure the reader: the replicas reuse the source's vectors, each moved by a small
 random turn (cosine about 0.96 to its source). Exact copies would put hundreds of identical vectors
-in the graph, which no real library has and which no approximate search handles well.
+in the index, which no real library has.
 
 Each size is measured in a fresh process (its resident memory is the index's, not the builder's):
 load, the first question, question latency with and without filters, the vector search's recall
@@ -164,7 +164,7 @@ def _measure(root: Path, manual: Source, questions: list[str], settings: Setting
     embedder = Embedder.from_settings(settings)
     embedder.embed_query("load the model")  # the model's own start is not the index's
     store = IndexStore(root, SegmentPolicy(ann_from=settings.ann_from))
-    search = VectorSearch(settings.vector_candidates, settings.vector_breadth, settings.exact_below)
+    search = VectorSearch(settings.vector_candidates, settings.vector_probes, settings.exact_below)
     started = time.perf_counter()
     retriever = HybridRetriever(store.load(), embedder, search=search)
     load_s = time.perf_counter() - started
@@ -277,3 +277,27 @@ def _bytes_written() -> int:
         if line.startswith("wchar:"):
             return int(line.split()[1])
     return 0
+
+
+def write_chart(rows: list[ScaleRow], path: Path) -> None:
+    """The curve: question latency (p50, p95, p95 filtered) and resident memory against passages."""
+    from matplotlib.figure import Figure
+
+    sizes = [r.passages for r in rows]
+    figure = Figure(figsize=(8, 3.4), layout="constrained")
+    latency, memory = figure.subplots(1, 2)
+    for label, values in (
+        ("p50", [r.p50_ms for r in rows]),
+        ("p95", [r.p95_ms for r in rows]),
+        ("p95, document filter", [r.document_filter_p95_ms for r in rows]),
+        ("p95, tag filter", [r.tag_filter_p95_ms for r in rows]),
+    ):
+        latency.plot(sizes, values, marker="o", label=label)
+    latency.axhline(50, color="grey", linestyle=":", label="target p95")
+    latency.set(xscale="log", xlabel="passages", ylabel="ms per question (retrieval)", title="Question latency")
+    latency.legend(fontsize=8)
+    memory.plot(sizes, [r.rss_gb for r in rows], marker="o", label="resident memory")
+    memory.plot(sizes, [r.disk_gb for r in rows], marker="s", label="disk")
+    memory.set(xscale="log", xlabel="passages", ylabel="GB", title="Memory and disk")
+    memory.legend(fontsize=8)
+    figure.savefig(path, dpi=110)

@@ -316,6 +316,7 @@ def bench_scale(
         Path | None, typer.Option("--questions", help="Questions to time (JSONL with `question`, or plain lines).")
     ] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Passages per ingest while building.")] = 50_000,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the curve into this PNG.")] = None,
     index: IndexOption = None,
 ) -> None:
     """Build libraries of N passages from the real manuals of an index (each replica its own
@@ -329,7 +330,7 @@ def bench_scale(
     """
     import tempfile
 
-    from ui.scale_benchmark import run_scale
+    from ui.scale_benchmark import run_scale, write_chart
 
     settings = load_settings(index_dir=index)
     questions = question_lines(questions_file) if questions_file else _bench_questions()
@@ -362,6 +363,9 @@ def bench_scale(
     out.print(table)
     if rows:
         out.print(f"manual added and replaced: {rows[0].manual}", markup=False, highlight=False)
+    if chart is not None and rows:
+        write_chart(rows, chart)
+        out.print(f"chart: {chart}", markup=False, highlight=False)
 
 
 def _bench_questions() -> list[str]:
