@@ -1,7 +1,11 @@
 """The manifest: what one index version holds, document by document.
 
-It is the source of truth for incremental ingest (content hashes) and for `shopfloor docs`,
-and it is written inside the version folder, so it can never disagree with the vectors beside it.
+It is the source of truth for incremental ingest (content hashes) and for `shopfloor docs`. On disk
+it is in two parts, so that an ingest writes bytes in proportion to itself: each segment carries
+the records of the documents it brought (`documents.json`, written with it, never changed), and a
+version names its segments with, for each, the documents of it no longer live (replaced or removed
+since). A version file grows with the segments and the replaced documents not yet merged away,
+not with the library.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from typing import Any
 from shopfloor.errors import IncompatibleIndexError
 
 MANIFEST_NAME = "manifest.json"
+SEGMENT_DOCUMENTS = "documents.json"
+SEGMENTS = "segments"  # beside the versions folder: <index>/segments/<name>/
 # Bump when the on-disk layout or the chunk format changes: an old index is then refused, not misread.
 # 2: passages in segments (SQLite, FAISS, saved BM25) instead of one llama-index docstore per version.
-FORMAT_VERSION = 2
+# 3: document records in their segments; a version names its segments and their dead documents.
+FORMAT_VERSION = 3
 
 
 @dataclass
@@ -57,20 +64,45 @@ class Manifest:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, where: Path) -> Manifest:
-        raw: dict[str, Any] = json.loads(text)
-        if raw.get("format") != FORMAT_VERSION:
-            raise IncompatibleIndexError(
-                f"{where}: index format {raw.get('format')} is not {FORMAT_VERSION}; re-ingest into a new index"
-            )
-        docs = {k: DocumentRecord(**v) for k, v in raw.pop("documents").items()}
-        return cls(documents=docs, **raw)
+    def to_json(self, dead: dict[str, list[str]]) -> str:
+        """The version file: index-wide facts and, per segment in use, its documents no longer live."""
+        facts = {k: v for k, v in asdict(self).items() if k != "documents"}
+        return json.dumps({**facts, "segments": dead}, indent=1, sort_keys=True)
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
+        """The manifest of the version in `folder`, its records read from the segments it names."""
         path = folder / MANIFEST_NAME
-        return cls.from_json(path.read_text(encoding="utf-8"), path)
+        raw = cls._raw(path)
+        documents: dict[str, DocumentRecord] = {}
+        for segment, dead in sorted(raw.pop("segments").items()):
+            gone = set(dead)
+            for record in segment_records(folder.parent.parent / SEGMENTS / segment):
+                if record["doc_id"] not in gone:
+                    documents[record["doc_id"]] = DocumentRecord(**record)
+        return cls(documents=documents, **raw)
+
+    @staticmethod
+    def segments_of(folder: Path) -> set[str]:
+        """The segments a version uses (cheap: its records are not read)."""
+        return set(Manifest._raw(folder / MANIFEST_NAME)["segments"])
+
+    @staticmethod
+    def _raw(path: Path) -> dict[str, Any]:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != FORMAT_VERSION:
+            raise IncompatibleIndexError(
+                f"{path}: index format {raw.get('format')} is not {FORMAT_VERSION}; re-ingest into a new index"
+            )
+        return raw
+
+
+def write_segment_records(segment: Path, records: list[DocumentRecord]) -> None:
+    """The records of the documents a segment brings, written into it before it is made final."""
+    (segment / SEGMENT_DOCUMENTS).write_text(json.dumps([asdict(r) for r in records]), encoding="utf-8")
+
+
+def segment_records(segment: Path) -> list[dict[str, Any]]:
+    """A segment's document records as stored."""
+    records: list[dict[str, Any]] = json.loads((segment / SEGMENT_DOCUMENTS).read_text(encoding="utf-8"))
+    return records

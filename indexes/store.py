@@ -2,8 +2,9 @@
 
 Layout of an index folder:
     CURRENT              name of the live version (replaced atomically, never edited in place)
-    versions/<name>/     manifest.json: the documents of that version and where their passages are
-    segments/<name>/     passages written once (see indexes.segments); shared by the versions
+    versions/<name>/     manifest.json: the segments of that version and their documents no longer live
+    segments/<name>/     passages and the records of their documents, written once (see
+                         indexes.segments, indexes.manifest); shared by the versions
     .staging-<id>/       a version being written; left behind only by a killed writer, swept later
     segments/.staging-<id>/  likewise for a segment
     .lock                held by the one process allowed to write
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes.manifest import MANIFEST_NAME, DocumentRecord, Manifest
+from indexes.manifest import MANIFEST_NAME, SEGMENTS, DocumentRecord, Manifest, segment_records, write_segment_records
 from indexes.segments import Segment, StoredPassage, write_segment
 from shopfloor.errors import IncompatibleIndexError, IndexLockedError, IndexMissingError
 from shopfloor.settings import Settings
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
-SEGMENTS = "segments"
 STAGING_PREFIX = ".staging-"
 # The moments of a commit where a crash leaves a distinct state on disk. A random kill -9 almost
 # never lands between two system calls, so the faults benchmark names the moment in this variable
@@ -198,29 +198,29 @@ class IndexStore:
         if sum(record.chunks for record in new) != len(added):
             raise ValueError(f"{len(added)} passages for new documents of {sum(r.chunks for r in new)}")
         if added:
-            self._place(new, self._write_segment(added, vectors))
+            self._write_segment(new, added, vectors)
         self._merge(manifest)
         return self._switch(manifest)
 
-    def _write_segment(self, passages: Sequence[StoredPassage], vectors: np.ndarray) -> str:
+    def _write_segment(
+        self, records: Sequence[DocumentRecord], passages: Sequence[StoredPassage], vectors: np.ndarray
+    ) -> None:
+        """Write the passages of `records` (in their order) as one new segment and point them at it."""
         segments = self.root / SEGMENTS
         staging = segments / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
         segments.mkdir(parents=True, exist_ok=True)
-        write_segment(staging, passages, vectors, self.policy.ann_from)
-        _fsync_tree(staging)
         name = datetime.now(UTC).strftime("s%Y%m%dT%H%M%S%fZ")
+        first = 0
+        for record in records:
+            record.segment, record.first = name, first
+            first += record.chunks
+        write_segment(staging, passages, vectors, self.policy.ann_from)
+        write_segment_records(staging, list(records))
+        _fsync_tree(staging)
         os.rename(staging, segments / name)
         _fsync_dir(segments)
         _crash_point("segment")
-        log.info("segment written segment=%s passages=%d", name, len(passages))
-        return name
-
-    @staticmethod
-    def _place(records: Sequence[DocumentRecord], segment: str) -> None:
-        first = 0
-        for record in records:
-            record.segment, record.first = segment, first
-            first += record.chunks
+        log.info("segment written segment=%s documents=%d passages=%d", name, len(records), len(passages))
 
     def _merge(self, manifest: Manifest) -> None:
         """Merge what the policy asks for, re-pointing the documents to the merged segments."""
@@ -237,7 +237,7 @@ class IndexStore:
                 vectors.append(segment.vectors_at(np.arange(record.first, record.first + record.chunks)))
             for segment in opened.values():
                 segment.close()
-            self._place(records, self._write_segment(passages, np.vstack(vectors)))
+            self._write_segment(records, passages, np.vstack(vectors))
             log.info("segments merged from=%s passages=%d", ",".join(sorted(group)), len(passages))
 
     def _merge_groups(self, manifest: Manifest) -> list[set[str]]:
@@ -259,7 +259,7 @@ class IndexStore:
     def _switch(self, manifest: Manifest) -> Path:
         staging = self.root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
-        (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        (staging / MANIFEST_NAME).write_text(manifest.to_json(self._dead(manifest)), encoding="utf-8")
         _fsync_tree(staging)
         _crash_point("staged")
         previous = self.current_version
@@ -281,6 +281,15 @@ class IndexStore:
         self._prune(keep={name, previous.name if previous else name})
         return final
 
+    def _dead(self, manifest: Manifest) -> dict[str, list[str]]:
+        """Per segment the new version uses, its documents that are not live in it."""
+        dead: dict[str, list[str]] = {}
+        for name in sorted({record.segment for record in manifest.documents.values()}):
+            own = (r["doc_id"] for r in segment_records(self.root / SEGMENTS / name))
+            live = manifest.documents
+            dead[name] = sorted(d for d in own if d not in live or live[d].segment != name)
+        return dead
+
     def _sweep_staging(self) -> None:
         for leftover in [*self.root.glob(f"{STAGING_PREFIX}*"), *(self.root / SEGMENTS).glob(f"{STAGING_PREFIX}*")]:
             log.info("removing unfinished work left by a killed writer path=%s", leftover)
@@ -298,7 +307,7 @@ class IndexStore:
             if version.name not in keep:
                 shutil.rmtree(version, ignore_errors=True)
                 continue
-            used |= {record.segment for record in Manifest.read(version).documents.values()}
+            used |= Manifest.segments_of(version)
         for segment in (self.root / SEGMENTS).glob("*"):
             if segment.is_dir() and not segment.name.startswith(STAGING_PREFIX) and segment.name not in used:
                 shutil.rmtree(segment, ignore_errors=True)

@@ -138,12 +138,13 @@ def test_manifest_is_plain_json_naming_the_segments_that_hold_the_passages(sampl
     assert version is not None
     raw = json.loads((version / "manifest.json").read_text())
     assert raw["embedding_model"] == "all-MiniLM-L6-v2" and raw["embedding_dim"] == 384
-    segments = {record["segment"] for record in raw["documents"].values()}
-    assert len(segments) == 1, "one ingest writes one segment"
-    segment = sample_index / "segments" / segments.pop()
-    assert {"passages.sqlite", "vectors.faiss", "bm25", "words.json", "segment.json"} <= {
+    assert len(raw["segments"]) == 1 and not next(iter(raw["segments"].values())), "one ingest, one segment"
+    segment = sample_index / "segments" / next(iter(raw["segments"]))
+    assert {"passages.sqlite", "vectors.faiss", "bm25", "words.json", "segment.json", "documents.json"} <= {
         p.name for p in segment.iterdir()
     }
+    records = json.loads((segment / "documents.json").read_text())
+    assert sorted(r["doc_id"] for r in records) == sorted(p.name for p in SAMPLE_DOCS.iterdir() if p.is_file())
 
 
 def test_folder_ids_are_relative_paths_and_hidden_files_are_ignored(ingest, tmp_path: Path) -> None:
