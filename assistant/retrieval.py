@@ -104,7 +104,7 @@ class HybridRetriever:
         self.stem = english_stemmer()
         self._segments: list[Segment] = list(snapshot.segments.values())
         self._starts = np.cumsum([0] + [s.count for s in self._segments])
-        self._live = np.concatenate([snapshot.live(s.name) for s in self._segments] or [np.zeros(0, bool)])
+        self._live = np.concatenate([snapshot.live[s.name] for s in self._segments] or [np.zeros(0, bool)])
         # Every passage of the segments counts for word statistics, replaced ones too until merging
         # drops them: a word's weight is off by the share of replaced passages, nothing more.
         self._collection = int(self._starts[-1])
@@ -148,14 +148,14 @@ class HybridRetriever:
         candidates = self._candidates(lexical, vector, allowed)
         self._score_missing_vectors(vector, candidates, query_vector)
         fused = self._fuse(vector[candidates], lexical[candidates], float(np.where(allowed, lexical, 0).max()))
-        best = candidates[_best(fused, k)]
-        return self._passages(best, dict(zip(candidates.tolist(), fused.tolist(), strict=True)), vector, lexical)
+        order = _best(fused, k)
+        return self._passages(candidates[order], fused[order], vector, lexical)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray:
         if not filters:
             return self._live
-        records = [r for r in self.snapshot.manifest.documents.values() if filters.allows(r)]
-        return np.concatenate([self.snapshot.mask(s.name, records) for s in self._segments])
+        masks = self.snapshot.masks(r for r in self.snapshot.manifest.documents.values() if filters.allows(r))
+        return np.concatenate([masks[s.name] for s in self._segments])
 
     def _lexical_scores(self, query: str) -> np.ndarray:
         terms = tokenize(query, self.stem)
@@ -193,7 +193,7 @@ class HybridRetriever:
         return (scaled + self.vector_weight * vector).astype(np.float32)
 
     def _passages(
-        self, positions: np.ndarray, fused: dict[int, float], vector: np.ndarray, lexical: np.ndarray
+        self, positions: np.ndarray, fused: np.ndarray, vector: np.ndarray, lexical: np.ndarray
     ) -> list[Passage]:
         owners = np.searchsorted(self._starts, positions, side="right") - 1
         stored: dict[int, StoredPassage] = {}
@@ -206,11 +206,11 @@ class HybridRetriever:
                 node_id=stored[p].node_id,
                 text=stored[p].text,
                 metadata=chunk_metadata(stored[p].metadata),
-                score=fused[p],
+                score=float(score),
                 vector_score=float(vector[p]),
                 bm25_score=float(lexical[p]),
             )
-            for p in positions.tolist()
+            for p, score in zip(positions.tolist(), fused.tolist(), strict=True)
         ]
 
     def sections(self) -> dict[str, Counter[str]]:

@@ -30,8 +30,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -82,21 +83,18 @@ class IndexSnapshot:
     version: Path
     manifest: Manifest
     segments: dict[str, Segment]
-    _live: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def live(self, segment: str) -> np.ndarray:
-        """Which passages of a segment belong to a document of this version."""
-        if segment not in self._live:
-            self._live[segment] = self.mask(segment, self.manifest.documents.values())
-        return self._live[segment]
+    @cached_property
+    def live(self) -> dict[str, np.ndarray]:
+        """Per segment, which of its passages belong to a document of this version."""
+        return self.masks(self.manifest.documents.values())
 
-    def mask(self, segment: str, records: Iterable[DocumentRecord]) -> np.ndarray:
-        """The passages of `records` in one segment, as a mask over its positions."""
-        mask = np.zeros(self.segments[segment].count, dtype=bool)
+    def masks(self, records: Iterable[DocumentRecord]) -> dict[str, np.ndarray]:
+        """Per segment, the passages of `records` as a mask over its positions (one pass over them)."""
+        masks = {name: np.zeros(segment.count, dtype=bool) for name, segment in self.segments.items()}
         for record in records:
-            if record.segment == segment:
-                mask[record.first : record.first + record.chunks] = True
-        return mask
+            masks[record.segment][record.first : record.first + record.chunks] = True
+        return masks
 
     def passages(self) -> list[StoredPassage]:
         """Every live passage, document after document (for tests and benchmarks: it reads them all)."""

@@ -241,7 +241,7 @@ def _recall_at_10(retriever: Any, queries: list[np.ndarray], search: Any) -> flo
     """Share of the exact 10 best cosine similarities that the approximate search reaches (by
     score: replicas tie, and any of the tied passages is as good as another)."""
     segments = list(retriever.snapshot.segments.values())
-    live = [retriever.snapshot.live(s.name) for s in segments]
+    live = [retriever.snapshot.live[s.name] for s in segments]
     matrices = [s.vectors_at(np.flatnonzero(mask)) for s, mask in zip(segments, live, strict=True)]
     found = []
     for query in queries:
