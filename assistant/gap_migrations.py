@@ -1,24 +1,27 @@
-"""Numbered schema migrations of the gap log. An applied migration is never edited: a fix is a new one."""
+"""Numbered schema migrations of the gap log, the same for SQLite and PostgreSQL (the dialect
+spells the auto-numbered key and bytes). An applied migration is never edited: a fix is a new one."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+from assistant.gap_database import Database, Dialect, Transaction
+
+Migration = Callable[[Transaction, Dialect], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
 
 
-def migration(function: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+def migration(function: Migration) -> Migration:
     MIGRATIONS.append((function.__name__, function))
     return function
 
 
 @migration
-def m001_questions(db: sqlite3.Connection) -> None:
+def m001_questions(db: Transaction, dialect: Dialect) -> None:
     db.execute(
-        """CREATE TABLE questions (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE questions (
+            id {dialect.key_column},
             asked_at TEXT NOT NULL,
             terminal TEXT NOT NULL,
             question TEXT NOT NULL,
@@ -37,7 +40,7 @@ def m001_questions(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m002_topics(db: sqlite3.Connection) -> None:
+def m002_topics(db: Transaction, dialect: Dialect) -> None:
     """Topics as work items: a stable id, a state, an owner; which questions belong to each; and
     every change with who and when."""
     db.execute(
@@ -61,8 +64,8 @@ def m002_topics(db: sqlite3.Connection) -> None:
     )
     db.execute("CREATE INDEX topic_questions_topic ON topic_questions (topic_id)")
     db.execute(
-        """CREATE TABLE topic_events (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE topic_events (
+            id {dialect.key_column},
             topic_id TEXT NOT NULL REFERENCES topics (id),
             at TEXT NOT NULL,
             who TEXT NOT NULL,
@@ -74,7 +77,7 @@ def m002_topics(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_topic_proposals(db: sqlite3.Connection) -> None:
+def m003_topic_proposals(db: Transaction, dialect: Dialect) -> None:
     """A re-check never closes a topic: it proposes the new answer, and the state to return to if the
     manager rejects it."""
     db.execute("ALTER TABLE topics ADD COLUMN proposal TEXT")
@@ -82,14 +85,14 @@ def m003_topic_proposals(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m004_cited(db: sqlite3.Connection) -> None:
+def m004_cited(db: Transaction, dialect: Dialect) -> None:
     """The documents an answer cited (JSON list of document ids): how often each manual carries the
     floor, and how often its answers get a thumbs down."""
     db.execute("ALTER TABLE questions ADD COLUMN cited TEXT")
 
 
 @migration
-def m005_policy(db: sqlite3.Connection) -> None:
+def m005_policy(db: Transaction, dialect: Dialect) -> None:
     """How each question was answered (composed, quoted, directed, refused) and the manager's policy
     rule it fell under: a question directed to a person by a rule is not a documentation gap."""
     db.execute("ALTER TABLE questions ADD COLUMN mode TEXT")
@@ -97,34 +100,31 @@ def m005_policy(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_question_vectors(db: sqlite3.Connection) -> None:
+def m006_question_vectors(db: Transaction, dialect: Dialect) -> None:
     """Each distinct question's meaning vector, embedded once: the map of a long log is regrouped on
     every view without embedding its questions again."""
-    db.execute("CREATE TABLE question_vectors (text TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+    db.execute(f"CREATE TABLE question_vectors (text TEXT PRIMARY KEY, vector {dialect.bytes_type} NOT NULL)")
     db.execute("CREATE INDEX questions_open ON questions (resolved_at, answered, feedback)")
 
 
 @migration
-def m007_languages(db: sqlite3.Connection) -> None:
+def m007_languages(db: Transaction, dialect: Dialect) -> None:
     """The language a question was asked in and its English rendering: the knowledge map groups the
     same need asked in German and in Spanish into one topic."""
     db.execute("ALTER TABLE questions ADD COLUMN language TEXT")
     db.execute("ALTER TABLE questions ADD COLUMN question_en TEXT")
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """Apply the missing migrations in order, each in its own transaction with its record."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+def migrate(database: Database) -> None:
+    """Apply the missing migrations in order, each in its own transaction with its record. Writers
+    take turns, so two servers starting at once apply each migration once."""
+    with database.transaction() as db:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in database.query("SELECT name FROM _migrations")}
     for name, function in MIGRATIONS:
         if name in applied:
             continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with database.transaction() as db:
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is None:
-                function(db)
+                function(db, database.dialect)
                 db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, datetime.now(UTC).isoformat()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise

@@ -1,18 +1,14 @@
 """The knowledge-gap log: every question asked, and which ones the manuals could not answer.
 
-SQLite in WAL mode with a generous busy timeout: many processes write at once, readers never block
-writers, and a row is never lost to a momentary lock. Within one process (the web app's many
-handler threads) the one connection is used by one thread at a time: interleaved transactions on
-a shared connection fail ("cannot start a transaction within a transaction").
+Kept in SQLite in the home folder, or in one PostgreSQL server that several app servers share
+(`gap_log_url`); assistant/gap_database.py holds what differs between the two.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,30 +18,26 @@ from typing import Any
 import numpy as np
 
 from assistant.answering import Answer
+from assistant.gap_database import Database, Row, Transaction, open_database
 from assistant.gap_migrations import migrate
 
-BUSY_TIMEOUT_MS = 30_000
 # A gap: a question not answered, or answered and marked unhelpful, that nobody has resolved yet. A
 # question a policy rule sent to a person was not answered on purpose: the manuals lack nothing.
-_OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL AND mode IS NOT 'directed'"
-# A logged question as the map reads it (in this order: see _logged); where it belongs is read by
-# SQLite, not by parsing each row's JSON.
-_COLUMNS = (
-    "id, asked_at, terminal, question, answer, answered, reason, equipment, sources, cited, feedback, feedback_reason,"
-    " json_extract(cited, '$[0]'), json_extract(sources, '$[0].file'), language, question_en"
+_OPEN = "(answered = 0 OR feedback = 'down') AND resolved_at IS NULL AND COALESCE(mode, '') <> 'directed'"
+
+
+def _count(condition: str) -> str:
+    """SQL counting the rows where a condition holds (0 over no rows)."""
+    return f"COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+
+
+# A question's row but its number: what a spool hands over to the shared log.
+_QUESTION_FIELDS = (
+    "asked_at, terminal, question, answer, answered, reason, sources, latency_s, equipment, feedback,"
+    " feedback_reason, resolved_at, cited, mode, policy_rule, language, question_en"
 )
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating and migrating as needed) the gap log."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    db.row_factory = sqlite3.Row
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    migrate(db)
-    return db
+_THUMBS_DOWN = _count("feedback = 'down'")
+_THUMBS_UP = _count("feedback = 'up'")
 
 
 @dataclass(slots=True)
@@ -107,46 +99,38 @@ class Figures:
 class GapLog:
     """Records questions and feedback; lists, resolves and counts the gaps."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db = connect(path)
-        self._lock = threading.RLock()
+    def __init__(self, location: Path | str) -> None:
+        """`location`: the SQLite file, or a postgresql:// URL. Created and migrated as needed."""
+        self._db: Database = open_database(location)
+        migrate(self._db)
+        dialect = self._db.dialect
+        # A logged question as the map reads it (in this order: see _logged); where it belongs is read
+        # by the database, not by parsing each row's JSON.
+        self._columns = (
+            "id, asked_at, terminal, question, answer, answered, reason, equipment, sources, cited, feedback,"
+            f" feedback_reason, {dialect.json_at('cited', 0)}, {dialect.json_at('sources', 0, 'file')}, language,"
+            " question_en"
+        )
+        self._cited_items = dialect.json_items("q.cited", "doc")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        return self._db.transaction()
 
-    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def _tuples(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Rows as plain tuples: several times cheaper than named rows when a map reads thousands."""
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.row_factory = None
-            return cursor.execute(sql, params).fetchall()
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+        return self._db.query(sql, params)
 
     def record(self, answer: Answer, terminal: str, equipment: str | None = None) -> int:
         """Log one question and what was answered; returns its id (for feedback)."""
         sources = [{"file": p.file, "page": p.page, "score": round(p.score, 4)} for p in answer.contexts]
         cited = sorted({c.doc_id for c in answer.citations}) if answer.answered else []
         with self.transaction() as db:
-            cursor = db.execute(
+            row = db.execute(
                 "INSERT INTO questions (asked_at, terminal, question, answer, answered, reason, sources, latency_s,"
                 " equipment, cited, mode, policy_rule, language, question_en)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     _now(),
                     terminal,
@@ -163,8 +147,22 @@ class GapLog:
                     answer.language,
                     answer.question_en or answer.question,
                 ),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
+
+    def move_into(self, other: GapLog) -> int:
+        """Hand every question of this log to `other`, oldest first, and keep none (a spool kept
+        while the shared log was down). They leave this log only once the other holds them."""
+        with self.transaction() as db:
+            rows = [
+                tuple(row) for row in db.execute(f"SELECT {_QUESTION_FIELDS} FROM questions ORDER BY id").fetchall()
+            ]
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                with other.transaction() as target:
+                    target.executemany(f"INSERT INTO questions ({_QUESTION_FIELDS}) VALUES ({marks})", rows)
+                db.execute("DELETE FROM questions")
+        return len(rows)
 
     def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
         """Thumbs up or down; a thumbs down makes the question a gap."""
@@ -175,8 +173,8 @@ class GapLog:
             )
 
     def open_gaps(self, since: str | None = None) -> list[LoggedQuestion]:
-        rows = self._tuples(
-            f"SELECT {_COLUMNS}, 1 AS open FROM questions WHERE {_OPEN} AND asked_at >= ? ORDER BY id",
+        rows = self._db.tuples(
+            f"SELECT {self._columns}, 1 AS open FROM questions WHERE {_OPEN} AND asked_at >= ? ORDER BY id",
             (since or "",),
         )
         return [_logged(row) for row in rows]
@@ -184,8 +182,9 @@ class GapLog:
     def questions(self, since: str | None = None) -> list[LoggedQuestion]:
         """Every question since a date but those a policy rule sent to a person: what the floor asked
         the documentation, answered or not."""
-        rows = self._tuples(
-            f"SELECT {_COLUMNS}, {_OPEN} AS open FROM questions WHERE asked_at >= ? AND mode IS NOT 'directed'"
+        rows = self._db.tuples(
+            f"SELECT {self._columns}, {_OPEN} AS open FROM questions WHERE asked_at >= ?"
+            " AND COALESCE(mode, '') <> 'directed'"
             " ORDER BY id",
             (since or "",),
         )
@@ -200,13 +199,13 @@ class GapLog:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.query(f"SELECT text, vector FROM question_vectors WHERE text IN ({marks})", tuple(chunk)):
-                known[row["text"]] = np.frombuffer(row["vector"], dtype=np.float32)
+                known[row["text"]] = np.frombuffer(bytes(row["vector"]), dtype=np.float32)
         missing = [t for t in wanted if t not in known]
         if missing:
             fresh = np.asarray(embed(missing), dtype=np.float32)
             with self.transaction() as db:
                 db.executemany(
-                    "INSERT OR IGNORE INTO question_vectors (text, vector) VALUES (?, ?)",
+                    "INSERT INTO question_vectors (text, vector) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [(t, v.tobytes()) for t, v in zip(missing, fresh, strict=True)],
                 )
             known.update(zip(missing, fresh, strict=True))
@@ -221,13 +220,14 @@ class GapLog:
             db.executemany("UPDATE questions SET resolved_at = ? WHERE id = ?", [(_now(), i) for i in question_ids])
 
     def figures(self, since: str | None = None) -> Figures:
-        """Counted by SQLite: the figures of a long log without reading it into Python."""
+        """Counted by the database: the figures of a long log without reading it into Python."""
         since = since or ""
-        n, answered, down, gaps = self.query(
-            f"SELECT COUNT(*), TOTAL(answered), TOTAL(feedback IS 'down'), TOTAL({_OPEN}) FROM questions"
-            " WHERE asked_at >= ?",
+        [counts] = self.query(
+            f"SELECT COUNT(*), COALESCE(SUM(answered), 0), {_THUMBS_DOWN}, {_count(_OPEN)}"
+            " FROM questions WHERE asked_at >= ?",
             (since,),
-        )[0]
+        )
+        n, answered, down, gaps = (int(counts[i]) for i in range(4))
         middle = self.query(  # the one or two latencies in the middle
             "SELECT latency_s FROM questions WHERE asked_at >= ? ORDER BY latency_s LIMIT ? OFFSET ?",
             (since, 2 - n % 2, max(n - 1, 0) // 2),
@@ -236,7 +236,7 @@ class GapLog:
             questions=n,
             answered_pct=100 * answered / n if n else 0.0,
             thumbs_down_pct=100 * down / n if n else 0.0,
-            median_latency_s=median(r[0] for r in middle) if n else 0.0,
+            median_latency_s=float(median(r[0] for r in middle)) if n else 0.0,
             open_gaps=int(gaps),
         )
 
@@ -253,17 +253,17 @@ class GapLog:
         """Questions the manuals answered and no operator marked unhelpful: thumbs up first, then
         the most asked, then the latest."""
         rows = self.query(
-            "SELECT question, SUM(feedback IS 'up') AS up, COUNT(*) AS asked, MAX(asked_at) AS last"
-            " FROM questions WHERE answered = 1 GROUP BY lower(trim(question))"
-            " HAVING SUM(feedback IS 'down') = 0 ORDER BY up DESC, asked DESC, last DESC LIMIT ?",
+            f"SELECT MIN(question), {_THUMBS_UP} AS up, COUNT(*) AS asked, MAX(asked_at) AS last"
+            f" FROM questions WHERE answered = 1 GROUP BY lower(trim(question))"
+            f" HAVING {_THUMBS_DOWN} = 0 ORDER BY up DESC, asked DESC, last DESC LIMIT ?",
             (limit,),
         )
-        return [str(row["question"]) for row in rows]
+        return [str(row[0]) for row in rows]
 
     def citation_counts(self, since: str | None = None) -> dict[str, tuple[int, int]]:
         """Per document id: (answers citing it, of those marked unhelpful) since a date."""
         rows = self.query(
-            "SELECT doc.value, COUNT(*), TOTAL(q.feedback IS 'down') FROM questions q, json_each(q.cited) doc"
+            f"SELECT doc.value, COUNT(*), {_THUMBS_DOWN} FROM questions q, {self._cited_items}"
             " WHERE q.answered = 1 AND q.cited IS NOT NULL AND q.asked_at >= ? GROUP BY doc.value",
             (since or "",),
         )
@@ -283,7 +283,7 @@ class GapLog:
 
 
 def _logged(row: tuple[Any, ...]) -> LoggedQuestion:
-    """A row of `SELECT {_COLUMNS}, <open>`, read by position: a map reads tens of thousands."""
+    """A row of `SELECT <GapLog._columns>, <open>`, read by position: a map reads tens of thousands."""
     (id_, asked_at, terminal, question, answer, answered, reason, equipment, sources, cited, feedback,
      feedback_reason, first_cited, first_source, language, question_en, is_open) = row  # fmt: skip
     down = feedback == "down"

@@ -9,11 +9,11 @@ them back.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from assistant.gap_database import Row, Transaction
 from assistant.gaps import GapLog
 from assistant.knowledge_map import Topic
 from assistant.outcomes import TopicChange
@@ -79,8 +79,8 @@ class TopicBook:
                     _describe(topic, rows[_owner(owners)])
             return
         with self._log.transaction() as db:
-            placed = {r[0]: r[1] for r in db.execute("SELECT question_id, topic_id FROM topic_questions")}
-            rows = {r["id"]: r for r in db.execute("SELECT * FROM topics")}
+            placed = {r[0]: r[1] for r in db.execute("SELECT question_id, topic_id FROM topic_questions").fetchall()}
+            rows = {r["id"]: r for r in db.execute("SELECT * FROM topics").fetchall()}
             for topic in topics:
                 owners = Counter(placed[q.id] for q in topic.questions if q.id in placed)
                 if owners:
@@ -157,9 +157,10 @@ class TopicBook:
         """The audit trail, oldest first: of one topic, or of all."""
         if topic_id is not None:
             self.get(topic_id)  # an unknown id is an error, not an empty history
-        rows = self._log.query(
-            "SELECT * FROM topic_events WHERE ? IS NULL OR topic_id = ? ORDER BY id", (topic_id, topic_id)
-        )
+        if topic_id is None:
+            rows = self._log.query("SELECT * FROM topic_events ORDER BY id")
+        else:
+            rows = self._log.query("SELECT * FROM topic_events WHERE topic_id = ? ORDER BY id", (topic_id,))
         return [TopicEvent(r["topic_id"], r["at"], r["who"], r["action"], r["detail"] or "") for r in rows]
 
     def changes(self, since: str | None = None) -> list[TopicChange]:
@@ -199,7 +200,7 @@ class TopicBook:
             _event(db, topic_id, who, action, detail)
 
 
-def _event(db: sqlite3.Connection, topic_id: str, who: str, action: str, detail: str) -> None:
+def _event(db: Transaction, topic_id: str, who: str, action: str, detail: str) -> None:
     db.execute(
         "INSERT INTO topic_events (topic_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
         (topic_id, _now(), who, action, detail),
@@ -220,6 +221,6 @@ def _owner(owners: Counter[str]) -> str:
     return min(owners, key=lambda t: (-owners[t], t))  # most members, then the oldest
 
 
-def _describe(topic: Topic, row: sqlite3.Row) -> None:
+def _describe(topic: Topic, row: Row) -> None:
     topic.id, topic.state, topic.owner, topic.due = row["id"], row["state"], row["owner"], row["due"]
     topic.proposal = row["proposal"]

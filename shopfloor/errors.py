@@ -29,6 +29,10 @@ class LlmUnavailableError(ShopfloorError):
     """The LLM server did not answer (down, unreachable, overloaded): the manual's lines stand alone."""
 
 
+class GapLogUnavailableError(ShopfloorError):
+    """The shared gap log's database server cannot be reached (down, restarting, unreachable)."""
+
+
 class IndexLockedError(ShopfloorError):
     """Another process is writing the index."""
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         "as that much technician time saved in the weekly figures.",
     )
     terminal_id: str = Field(default="cli", description="Recorded with every question in the gap log.")
+    gap_log_url: SecretStr | None = Field(
+        default=None,
+        description="A PostgreSQL gap log that several app servers share, e.g. "
+        "postgresql://shopfloor@db-host/shopfloor (password from PGPASSWORD or ~/.pgpass); default: SQLite "
+        "at <home>/gaps.sqlite.",
+    )
     manager_user: str = Field(default="manager", description="Login name of the AI manager's view.")
     manager_password: SecretStr | None = Field(
         default=None,
@@ -270,6 +276,18 @@ class Settings(BaseSettings):
     @property
     def gaps_db(self) -> Path:
         return self.home / "gaps.sqlite"
+
+    @property
+    def gap_log(self) -> Path | str:
+        """Where the gap log lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.gap_log_url.get_secret_value() if self.gap_log_url else self.gaps_db
+
+    @field_validator("gap_log_url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return url
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -118,6 +118,27 @@ def copy_samples(dest: Path, *names: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server for the session (Debian's package); the URL of its `postgres` database."""
+    from tests.postgres import postgres_server, server_programs
+
+    if server_programs() is None:
+        pytest.skip("no PostgreSQL server programs: scripts/setup test installs Debian's postgresql")
+    with postgres_server() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_gap_log(postgres: str, request: pytest.FixtureRequest) -> str:
+    """The URL of a new empty database on the session's server, for one test's gap log."""
+    import hashlib
+
+    from tests.postgres import fresh_database
+
+    return fresh_database(postgres, "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16])
+
+
+@pytest.fixture(scope="session")
 def llm_settings(tmp_path_factory: pytest.TempPathFactory, sample_index: Path) -> Settings:
     """The default bundled LLM, assembled once per test session into its own model cache."""
     home = tmp_path_factory.mktemp("llm-home")

@@ -230,11 +230,12 @@ def test_threads_sharing_one_log_lose_no_row(tmp_path: Path) -> None:
 def test_a_gap_log_of_the_previous_release_upgrades_in_place(tmp_path: Path) -> None:
     """A log written before topics existed (migration m001 only) keeps every row and gains the topic tables."""
     from assistant import gap_migrations
+    from assistant.gap_database import SQLITE
 
     path = tmp_path / "gaps.sqlite"
     old = sqlite3.connect(path, isolation_level=None)
     old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    gap_migrations.m001_questions(old)
+    gap_migrations.m001_questions(old, SQLITE)
     old.execute("INSERT INTO _migrations VALUES ('m001_questions', '2026-11-01T00:00:00+00:00')")
     old.execute(
         "INSERT INTO questions (asked_at, terminal, question, answer, answered, sources, latency_s) VALUES"

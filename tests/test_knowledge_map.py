@@ -179,12 +179,13 @@ def test_the_report_is_one_self_contained_page_with_document_text_escaped(floor:
 def test_a_gap_log_of_the_last_release_upgrades_in_place_with_its_topics(tmp_path: Path) -> None:
     """A log written by the previous release (m001-m004): every question and topic kept."""
     from assistant import gap_migrations
+    from assistant.gap_database import SQLITE
 
     path = tmp_path / "gaps.sqlite"
     old = sqlite3.connect(path, isolation_level=None)
     old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     for name, migration in gap_migrations.MIGRATIONS[:4]:
-        migration(old)
+        migration(old, SQLITE)
         old.execute("INSERT INTO _migrations VALUES (?, '2026-11-20T00:00:00+00:00')", (name,))
     old.execute(
         "INSERT INTO questions (asked_at, terminal, question, answer, answered, sources, latency_s, cited) VALUES"

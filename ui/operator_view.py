@@ -44,7 +44,8 @@ class Conversation:
     language: str = "en"  # the terminal's: ?lang=, else its browser's
     turns: list[Turn] = field(default_factory=list)
     citations: list[Any] = field(default_factory=list)
-    question_ids: dict[int, int] = field(default_factory=dict)  # chat message index -> gap-log id
+    # chat message index -> gap-log id (None: spooled while the shared gap log is down, no feedback)
+    question_ids: dict[int, int | None] = field(default_factory=dict)
     last_down: int | None = None
 
 

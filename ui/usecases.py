@@ -9,6 +9,7 @@ embedding model or the gap log by itself: they are opened here, once, when first
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 
 from assistant.policy import Policy, Rule, load_policy
 from indexes.store import IndexStore
-from shopfloor.errors import ShopfloorError
+from shopfloor.errors import GapLogUnavailableError, ShopfloorError
 from shopfloor.languages import supported
 from shopfloor.settings import Settings
 
@@ -37,13 +38,15 @@ if TYPE_CHECKING:
     from ingest.pipeline import IngestReport, Progress
 from ui.pages import PagePicture
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Logged:
     """An answer as the operator gets it, and its row in the gap log (for feedback)."""
 
     answer: Answer
-    question_id: int
+    question_id: int | None  # None: kept in the spool while the shared gap log is down
 
 
 @dataclass
@@ -182,7 +185,7 @@ class Shopfloor:
             if self._gap_log is None:
                 from assistant.gaps import GapLog
 
-                self._gap_log = GapLog(self.settings.gaps_db)
+                self._gap_log = GapLog(self.settings.gap_log)
             return self._gap_log
 
     def close(self) -> None:
@@ -213,8 +216,32 @@ class Shopfloor:
             language=supported(language),
         )
         equipment = filters.tags.get("equipment") if filters else None
-        question_id = self.gap_log.record(answer, terminal or self.settings.terminal_id, equipment=equipment)
-        return Logged(answer, question_id)
+        return Logged(answer, self._log_question(answer, terminal or self.settings.terminal_id, equipment))
+
+    def _log_question(self, answer: Answer, terminal: str, equipment: str | None) -> int | None:
+        """Into the gap log; while a shared log's server cannot be reached, into a spool in this
+        machine's home, handed over (oldest first) as soon as it can be reached again. A spooled
+        question has no id yet: no feedback on it."""
+        from assistant.gaps import GapLog
+
+        spool_path = self.settings.home / "gaps-spool.sqlite"
+        try:
+            if spool_path.exists():
+                spool = GapLog(spool_path)
+                try:
+                    if moved := spool.move_into(self.gap_log):
+                        log.info("gap log reachable again: %d spooled questions handed over", moved)
+                finally:
+                    spool.close()
+            return self.gap_log.record(answer, terminal, equipment=equipment)
+        except GapLogUnavailableError as error:
+            log.error("%s; the question is kept in %s until it is back", error, spool_path)
+            spool = GapLog(spool_path)
+            try:
+                spool.record(answer, terminal, equipment=equipment)
+            finally:
+                spool.close()
+            return None
 
     def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
         self.gap_log.feedback(question_id, helpful=helpful, reason=reason[:200] if reason else None)
