@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -253,7 +254,10 @@ class Assistant:
         self.min_bm25_score = min_bm25_score
         self.decision = decision or Decision.from_settings(Settings())
         self.policy = policy or Policy()
-        self._llm_lock = threading.Lock()
+        # Questions from many terminals take turns at a local model; a server takes them as they come.
+        self._llm_lock: AbstractContextManager[object] = (
+            nullcontext() if llm is not None and llm.concurrent else threading.Lock()
+        )
         self._titles = _titles(retriever)
 
     def ask(

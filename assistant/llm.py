@@ -44,6 +44,10 @@ class FirstStep:
 class AnswerModel(Protocol):
     """What the assistant needs of an LLM: stream an answer to chat messages."""
 
+    # Whether it answers several questions at once: a server queues or batches them itself; llama.cpp
+    # in this process is not re-entrant and answers one at a time.
+    concurrent: bool
+
     def stream(self, messages: Sequence[Message], first_step: FirstStep | None = None) -> Iterator[str]: ...
 
     def prompt_tokens(self, messages: Sequence[Message]) -> int: ...
@@ -56,6 +60,8 @@ class AnswerModel(Protocol):
 
 class LocalModel:
     """A GGUF model in this process, prompted in its own chat format (the template in the file)."""
+
+    concurrent = False
 
     def __init__(self, llama: Llama, max_tokens: int) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -124,6 +130,8 @@ class LocalModel:
 class ServerModel:
     """An OpenAI-compatible chat server. It does not say how likely it was to decline: its word
     stands."""
+
+    concurrent = True
 
     def __init__(self, llm: LLM, url: str) -> None:
         self._llm = llm

@@ -153,37 +153,17 @@ def test_a_verification_record_cut_short_means_checking_again_not_a_crash(llm_se
     assert json.loads(sidecar.read_text())["sha256"] == BUNDLED_MODELS["qwen2.5-coder-1.5b"].sha256
 
 
-def test_an_openai_compatible_server_can_answer_instead(llm_settings, embedder) -> None:
-    """A plant can move the LLM to a shared server: here llama.cpp's own OpenAI-compatible one."""
-    import socket
-    import time
-    import urllib.request
+def test_an_openai_compatible_server_can_answer_instead(llm_settings, embedder, tmp_path: Path) -> None:
+    """A plant can move the LLM to a shared server: `shopfloor llm-server`, llama.cpp's own
+    OpenAI-compatible one."""
+    from ui.processes import llm_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     model = bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache)
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "chatml"]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        settings = llm_settings.model_copy(update={"llm_url": f"http://127.0.0.1:{port}/v1"})
+    with llm_server(tmp_path, SHOPFLOOR_LLM_MODEL=str(model)) as url:
+        settings = llm_settings.model_copy(update={"llm_url": url})
         answer = open_assistant(settings, embedder=embedder).ask("What torque for the ram guide bolts?")
-        assert answer.answered, answer.reason
-        assert "95 Nm" in answer.answer
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert answer.answered, answer.reason
+    assert "95 Nm" in answer.answer
 
 
 def test_an_ingest_asks_the_open_topics_again_with_the_llm(llm_settings, tmp_path: Path) -> None:

@@ -145,3 +145,17 @@ def test_an_llm_server_that_is_down_leaves_the_manual_lines_and_the_logged_quest
         "What torque for the ram guide bolts?",
         "Wie oft muss das Öl im Kompressor gewechselt werden?",
     ]
+
+
+def test_the_serving_benchmark_counts_every_terminals_questions(sample_index: Path, settings: Settings, embedder):
+    """`shopfloor bench serve`'s load: terminals asking at once through the web handlers' use case,
+    every question answered and logged, the figures from what was measured."""
+    from ui.serving_benchmark import serve_load
+
+    floor = Shopfloor(settings.model_copy(update={"index_dir": sample_index}), use_llm=False, embedder=embedder)
+    questions = ["What torque for the ram guide bolts?", "How often change the compressor oil?", "canteen hours?"]
+    figures = serve_load(floor, questions, terminals=3, per_terminal=2, llm="none")
+    assert (figures.terminals, figures.questions, figures.answered) == (3, 6, 4), "the canteen is in no manual"
+    assert 0 < figures.p50_s <= figures.p95_s <= figures.wall_s and figures.per_minute == 6 * 60 / figures.wall_s
+    logged = floor.gap_log.questions()
+    assert sorted(q.terminal for q in logged) == [f"bench-0{n}" for n in (0, 0, 1, 1, 2, 2)]

@@ -18,21 +18,11 @@ import pytest
 
 from assistant.gaps import GapLog
 from tests.conftest import ROOT
-from ui.faults_benchmark import http_status
+from ui.processes import BROWSER_ARGS as CHROMIUM_ARGS
+from ui.processes import CHROMIUM, http_status
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "floor-test-pw"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 @contextmanager

@@ -14,21 +14,18 @@ real commands in real processes. Each class of fault prints trials / held / fail
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,12 +34,20 @@ from pathlib import Path
 from indexes.manifest import Manifest
 from indexes.store import CRASH_AT_VARIABLE, CRASH_POINTS, SEGMENTS, STAGING_PREFIX, VERSIONS, IndexStore
 from ui.login import hash_password
+from ui.processes import (
+    ask_in_browsers,
+    environment,
+    free_port,
+    http_status,
+    served,
+    shopfloor_command,
+    terminal_page,
+)
 
 log = logging.getLogger(__name__)
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[1] / "sample_docs"
 GOOD = "AC-75_Air_Compressor_Maintenance.md"
-CHROMIUM = "/usr/bin/chromium"
 _PASSWORD = "bench-faults-password"
 _EXTRA_DOCUMENTS = 30  # enough work in a batch that a random kill lands inside it
 
@@ -68,20 +73,9 @@ class FaultClass:
 # --- processes -------------------------------------------------------------------------------
 
 
-def _environment(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a child command: this one's, with its own home and no config file."""
-    keep = {"SHOPFLOOR_CACHE_DIR", "SHOPFLOOR_LLM_MODEL", "SHOPFLOOR_THREADS", "SHOPFLOOR_EMBED_BACKEND"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR_") or k in keep}
-    return env | {"SHOPFLOOR_HOME": str(home), "SHOPFLOOR_CONFIG": str(home / "none.toml"), **extra}
-
-
-def _shopfloor(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ui", *args]
-
-
 def _ingest(folder: Path, index: Path, home: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    command = _shopfloor("ingest", str(folder), "--index", str(index), "--no-recheck")
-    return subprocess.run(command, env=_environment(home, **extra), capture_output=True, text=True, timeout=900)
+    command = shopfloor_command("ingest", str(folder), "--index", str(index), "--no-recheck")
+    return subprocess.run(command, env=environment(home, **extra), capture_output=True, text=True, timeout=900)
 
 
 # --- kill -9 ---------------------------------------------------------------------------------
@@ -163,9 +157,9 @@ def kill_trials(work: Path, trials: int, seed: int = 7) -> FaultClass:
         name = other_batch()
         point = _crash_point_of(trial)
         extra = {CRASH_AT_VARIABLE: point} if point else {}
-        command = _shopfloor("ingest", str(batches[name]), "--index", str(index), "--no-recheck")
+        command = shopfloor_command("ingest", str(batches[name]), "--index", str(index), "--no-recheck")
         process = subprocess.Popen(
-            command, env=_environment(home, **extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, env=environment(home, **extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         moment = point or f"{rng.uniform(0.0, revision_s):.2f} s"
         if point is None:
@@ -334,65 +328,15 @@ class _Trap(BaseHTTPRequestHandler):
         return
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _trap_server() -> Iterator[str]:
     _TRAP_HITS.clear()  # a second battery in the same process starts with no hits of the first
-    trap = ThreadingHTTPServer(("127.0.0.1", _free_port()), _Trap)
+    trap = ThreadingHTTPServer(("127.0.0.1", free_port()), _Trap)
     threading.Thread(target=trap.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{trap.server_address[1]}"
     finally:
         trap.shutdown()
-
-
-@contextmanager
-def _served(index: Path, home: Path, llm: Path) -> Iterator[str]:
-    """`shopfloor serve` in its own process, with a known manager password and a short lockout."""
-    port = _free_port()
-    env = _environment(
-        home,
-        SHOPFLOOR_LLM_MODEL=str(llm),
-        SHOPFLOOR_MANAGER_PASSWORD_HASH=hash_password(_PASSWORD),
-        SHOPFLOOR_LOGIN_LOCKOUT_AFTER="5",
-        SHOPFLOOR_LOGIN_LOCKOUT_S="60",
-        SHOPFLOOR_LOGIN_DELAY_S="0.2",
-    )
-    command = _shopfloor("serve", "--index", str(index), "--port", str(port))
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and server.poll() is None:
-            if http_status(base + "/") == 200:
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(
-                f"shopfloor serve did not start: {(server.stderr.read() if server.stderr else '')[-300:]}"
-            )
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-
-
-def http_status(url: str, method: str = "GET") -> int:
-    """The status a route answers (0 when nothing answers); a POST sends an empty JSON body."""
-    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
 
 
 def _login(base: str, password: str) -> int:
@@ -433,32 +377,6 @@ def web_probes(base: str, gaps_db: Path) -> FaultClass:
     return probes
 
 
-def _ask_in_browsers(base: str, questions: list[tuple[str, str]], finished: Callable[[], bool]) -> list[str]:
-    """Each (terminal, question) in its own browser page at once; returns the page texts."""
-    from playwright.sync_api import sync_playwright
-
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        pages = []
-        for terminal, question in questions:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/?terminal={urllib.parse.quote(terminal)}")
-            page.get_by_placeholder("Type your question…").fill(question)
-            pages.append(page)
-        for page in pages:
-            page.get_by_role("button", name="Ask", exact=True).click()
-        # One model answers them in turn, and every open page costs CPU while it waits: on 2 cores,
-        # 20 pages got an answer about every 80 s.
-        deadline = time.monotonic() + 300 + 120 * len(pages)
-        while not finished() and time.monotonic() < deadline:
-            time.sleep(1.0)
-        time.sleep(3.0)  # a duplicate would be written right after the first row
-        texts = [page.content() for page in pages]
-        browser.close()
-    return texts
-
-
 def concurrent_terminals(index: Path, home: Path, llm: Path, trap: str, web: int, cli: int) -> list[FaultClass]:
     """Web terminals (real browsers) and CLI processes asking at once, a hostile manual in the index:
     each question is in the gap log exactly once, and the page fetched nothing the manual pointed at."""
@@ -476,22 +394,32 @@ def concurrent_terminals(index: Path, home: Path, llm: Path, trap: str, web: int
             return dict(db.execute("SELECT terminal, COUNT(*) FROM questions GROUP BY terminal").fetchall())
 
     expected = {t for t, _ in web_asks} | {f"C{i:02d}" for i in range(cli)}
-    with _served(index, home, llm) as base:
+    settings = {
+        "SHOPFLOOR_LLM_MODEL": str(llm),
+        "SHOPFLOOR_MANAGER_PASSWORD_HASH": hash_password(_PASSWORD),
+        "SHOPFLOOR_LOGIN_LOCKOUT_AFTER": "5",
+        "SHOPFLOOR_LOGIN_LOCKOUT_S": "60",
+        "SHOPFLOOR_LOGIN_DELAY_S": "0.2",
+    }
+    with served(index, home, **settings) as base:
         clis = [
             subprocess.Popen(
                 # Without the LLM: the log is written the same way, and five more models would not fit beside
                 # the server's on a plant PC.
-                _shopfloor(
+                shopfloor_command(
                     "ask", questions[i % len(questions)], "--index", str(index), "--terminal", f"C{i:02d}", "--no-llm"
                 ),
-                env=_environment(home),
+                env=environment(home),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for i in range(cli)
         ]
-        texts = _ask_in_browsers(base, web_asks, lambda: expected <= set(rows()))
+        # One model answers them in turn, and every open page costs CPU while it waits: on 2 cores,
+        # 20 pages got an answer about every 80 s.
+        asks = [(terminal_page(base, terminal), question) for terminal, question in web_asks]
+        texts = ask_in_browsers(asks, lambda: expected <= set(rows()), timeout_s=300 + 120 * len(asks))
         for process in clis:
             process.wait(timeout=900)
         counts = rows()

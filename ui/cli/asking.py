@@ -103,7 +103,8 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
         for warning in answer.warnings:
             out.print(f"[bold yellow]! {escape(warning)}[/]")
         for c in answer.citations:
-            page = f", page {c.page}" + (f" ({c.page_label})" if c.page_label and c.page_label != str(c.page) else "")
+            page = "" if c.page is None else f", page {c.page}"  # a Markdown or HTML file has no pages
+            page += f" ({c.page_label})" if c.page and c.page_label and c.page_label != str(c.page) else ""
             via = f" ({SOURCE_NOTES[c.text_source]})" if c.text_source in SOURCE_NOTES else ""
             out.print(f"[{c.number}] {c.file}{page}, {c.section or 'no section'}{via}", markup=False, highlight=False)
         return

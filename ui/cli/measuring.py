@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from shopfloor.errors import ShopfloorError
 from shopfloor.settings import load_settings
 from ui.cli.app import IndexOption, app, bench_app, out, question_lines
 from ui.usecases import Shopfloor
@@ -379,3 +380,63 @@ def _bench_questions() -> list[str]:
         for q in load_questions(path)
         if (q.language or "en") == "en"
     ]
+
+
+@bench_app.command("serve")
+def bench_serve(
+    index: IndexOption = None,
+    questions_file: Annotated[
+        Path | None, typer.Option("--questions", help="Questions to ask (JSONL with `question`, or plain lines).")
+    ] = None,
+    terminals: Annotated[
+        list[int] | None, typer.Option("--terminals", min=1, help="Terminals asking at once (repeat the option).")
+    ] = None,
+    per_terminal: Annotated[int, typer.Option("--per-terminal", min=1, help="Questions each terminal asks.")] = 4,
+    llm: Annotated[
+        str, typer.Option("--llm", help="local, remote (a `shopfloor llm-server` started here) or both.")
+    ] = "both",
+) -> None:
+    """What one app server carries: terminals asking at once, each its next question when its last
+    is answered, through the web handlers' use case (answer and log, into a gap log of its own);
+    per number of terminals, questions per minute and the answer latency p50 / p95, with the LLM
+    local and remote.
+
+    Example:
+      shopfloor bench serve --index /srv/shopfloor/index --terminals 1 --terminals 4
+    """
+    import tempfile
+    from contextlib import ExitStack
+
+    from ui.processes import llm_server
+    from ui.serving_benchmark import run_serving
+
+    if llm not in ("local", "remote", "both"):
+        raise ShopfloorError(f"--llm {llm}: local, remote or both")
+    settings = load_settings(index_dir=index)
+    questions = question_lines(questions_file) if questions_file else _bench_questions()
+    levels = terminals or [1, 2, 4]
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="shopfloor-bench-serve-", dir=settings.home) as work:
+        home = Path(work)  # its own gap log; the models already assembled in the real home
+        (home / "models").symlink_to(settings.model_cache.resolve(), target_is_directory=True)
+        bench = settings.model_copy(update={"home": home, "index_dir": settings.index_path})
+        for mode in ("local", "remote") if llm == "both" else (llm,):
+            with ExitStack() as stack:
+                url = stack.enter_context(llm_server(home)) if mode == "remote" else None
+                floor = Shopfloor(bench.model_copy(update={"llm_url": url}))
+                stack.callback(floor.close)
+                figures += run_serving(floor, questions, levels, per_terminal, mode)
+    table = Table(title=f"One app server ({os.cpu_count()} cores; {len(questions)} questions dealt round)")
+    for column in ("LLM", "terminals", "questions", "answered", "questions / min", "latency p50", "latency p95"):
+        table.add_column(column, justify="right")
+    for f in figures:
+        table.add_row(
+            f.llm,
+            str(f.terminals),
+            str(f.questions),
+            f"{f.answered / f.questions:.0%}" if f.questions else "-",
+            f"{f.per_minute:.1f}",
+            f"{f.p50_s:.1f} s",
+            f"{f.p95_s:.1f} s",
+        )
+    out.print(table)

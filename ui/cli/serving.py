@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
+import os
 import socket
 import sys
 from pathlib import Path
@@ -101,3 +102,32 @@ def hash_password_command() -> None:
     if len(password) < 10:
         raise ShopfloorError("a manager password needs at least 10 characters")
     out.print(hash_password(password), markup=False, highlight=False)
+
+
+@app.command("llm-server")
+def llm_server(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for app servers elsewhere.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+) -> None:
+    """Serve the answers' LLM to app servers over an OpenAI-compatible API (their llm_url is
+    http://HOST:PORT/v1): the bundled model, assembled and checked against its SHA-256, or the GGUF
+    file llm_model names, on llama.cpp's server with llm_context and threads.
+
+    Questions from many terminals queue and take turns; one never cuts another's answer short.
+
+    Examples:
+      shopfloor llm-server
+      shopfloor llm-server --host 0.0.0.0 --port 8000
+    """
+    from assistant.llm import model_path
+
+    settings = load_settings()
+    model = model_path(settings)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", host, "--port", str(port)]
+    command += ["--n_ctx", str(settings.llm_context), "--n_threads", str(settings.threads), "--n_batch", "512"]
+    command += ["--interrupt_requests", "False", "--verbose", "False"]
+    err.print(f"LLM server: http://{host}:{port}/v1 ({model.name})", markup=False)
+    sys.stderr.flush()
+    os.execv(sys.executable, command)  # the server in this process: a service manager's signals reach it
