@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +28,7 @@ from indexes.store import IndexSnapshot
 from indexes.words import STOPWORDS, english_stemmer, tokenize
 
 MODES = ("hybrid", "bm25", "vector")
+_KEPT_FILTERS = 64  # the filters' passage masks kept per index version (1M passages: 1 MB each)
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.tags)
+
+    def key(self) -> Hashable:
+        """Equal for filters that allow the same documents."""
+        return frozenset(self.doc_ids), frozenset(self.tags.items())
 
 
 @dataclass
@@ -113,6 +118,8 @@ class HybridRetriever:
         self.document_languages = {d: r.language for d, r in snapshot.manifest.documents.items()}
         self._sections: dict[str, Counter[str]] | None = None
         self._sections_lock = threading.Lock()
+        self._filter_masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._masks_lock = threading.Lock()
 
     def correct_typos(self, query: str) -> str:
         """Replace words the manuals never use with the closest word they do use ("hydralic")."""
@@ -152,10 +159,24 @@ class HybridRetriever:
         return self._passages(candidates[order], fused[order], vector, lexical)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray:
+        """The passages a filter allows, kept per filter for this version: a terminal narrowed to its
+        machine asks under the same filter again and again, and reading every document's record
+        for it costs milliseconds in a library of thousands."""
         if not filters:
             return self._live
+        key = filters.key()
+        with self._masks_lock:
+            mask = self._filter_masks.get(key)
+            if mask is not None:
+                self._filter_masks.move_to_end(key)
+                return mask
         masks = self.snapshot.masks(r for r in self.snapshot.manifest.documents.values() if filters.allows(r))
-        return np.concatenate([masks[s.name] for s in self._segments])
+        mask = np.concatenate([masks[s.name] for s in self._segments])
+        with self._masks_lock:
+            self._filter_masks[key] = mask
+            if len(self._filter_masks) > _KEPT_FILTERS:
+                self._filter_masks.popitem(last=False)
+        return mask
 
     def _lexical_scores(self, query: str) -> np.ndarray:
         terms = tokenize(query, self.stem)

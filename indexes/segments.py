@@ -53,14 +53,15 @@ class StoredPassage:
 
 @dataclass(frozen=True)
 class VectorSearch:
-    """How hard the approximate search looks: `candidates` per segment from `probes` inverted lists,
-    and below `exact_below` allowed passages a filtered search scores them all exactly. Past an
+    """How hard the approximate search looks: `candidates` per segment from `probes` inverted lists
+    (more under a filter, in proportion), and below `exact_below` allowed passages a filtered search
+    scores them all exactly. Past an
     approximate segment, the fusion also scores BM25's `lexical_candidates` best passages: a passage
     in neither list cannot win on the sum of the two scores."""
 
     candidates: int = 100
     probes: int = 32
-    exact_below: int = 20_000
+    exact_below: int = 2_000
     lexical_candidates: int = 100
 
 
@@ -197,18 +198,22 @@ class Segment:
             positions = np.flatnonzero(allowed)
             scores[positions] = self.vectors_at(positions) @ query
             return scores
-        similarities, positions = self._search(query, allowed, search)
+        similarities, positions = self._search(query, allowed, allowed_count, search)
         found = positions >= 0
         scores[positions[found]] = similarities[found]
         return scores
 
     def _search(
-        self, query: np.ndarray, allowed: np.ndarray | None, search: VectorSearch
+        self, query: np.ndarray, allowed: np.ndarray | None, allowed_count: int, search: VectorSearch
     ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         params = faiss.SearchParametersIVF()
-        params.nprobe = search.probes
+        # A filter allowing a share of the passages looks in as many more lists, so that as many
+        # allowed passages are compared as an unfiltered search compares (the lists' other
+        # passages are skipped by the selector, not scored).
+        share = allowed_count / self.count if self.count else 1.0
+        params.nprobe = min(self._index.nlist, math.ceil(search.probes / max(share, 1e-9)))
         if allowed is not None and not allowed.all():
             bits = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))

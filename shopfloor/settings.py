@@ -154,9 +154,10 @@ class Settings(BaseSettings):
         "recall@10 0.99 against exact search on replicated real manuals; higher finds more, slower.",
     )
     exact_below: int = Field(
-        default=20_000,
+        default=2_000,
         ge=0,
-        description="A filtered search that allows fewer passages of an approximate segment scores them exactly.",
+        description="A filtered search that allows fewer passages of an approximate segment scores them exactly "
+        "(more are searched in inverted lists, as many more lists as the filter leaves out).",
     )
     retrieve_k: int = Field(
         default=5, ge=1, description="Passages retrieved; the evidence lines are chosen from all of them."

@@ -126,3 +126,30 @@ def test_the_scale_benchmark_shows_a_change_costing_its_own_size(sample_index: P
     assert large.disk_gb > 5 * small.disk_gb
     assert large.recall_at_10 >= 0.9 and small.recall_at_10 == 1.0
     assert 0 < large.p50_ms <= large.p95_ms
+
+
+def test_a_narrow_filter_on_inverted_lists_looks_in_as_many_more_lists(tmp_path: Path) -> None:
+    """A filter allowing 5 % of an approximate segment: probing only the usual lists would compare a
+    handful of allowed passages and miss most of the best ones; it probes twenty times as many."""
+    import numpy as np
+
+    from indexes.segments import Segment, StoredPassage, write_segment
+
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 6_000)] + 0.3 * rng.standard_normal((6_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    passages = [StoredPassage(f"p{i}", f"passage {i}", {"heading": ""}) for i in range(len(vectors))]
+    write_segment(tmp_path / "segment", passages, vectors, ann_from=1)
+    segment = Segment(tmp_path / "segment")
+    allowed = rng.random(len(vectors)) < 0.05
+    search = VectorSearch(candidates=10, probes=2, exact_below=0)
+    found = recalled = 0
+    for query in vectors[rng.choice(len(vectors), 20, replace=False)]:
+        exact = np.where(allowed, vectors @ query, -np.inf)
+        best = set(np.argsort(-exact)[:10].tolist())
+        scores = segment.vector_scores(query, allowed, search)
+        found += int(np.isfinite(scores).sum())
+        recalled += len(best & set(np.argsort(-scores)[:10].tolist()))
+    assert found == 20 * 10, "each search fills its candidates from allowed passages"
+    assert recalled / 200 >= 0.9
