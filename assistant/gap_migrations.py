@@ -115,11 +115,21 @@ def m007_languages(db: Transaction, dialect: Dialect) -> None:
     db.execute("ALTER TABLE questions ADD COLUMN question_en TEXT")
 
 
+@migration
+def m008_spool_tokens(db: Transaction, dialect: Dialect) -> None:
+    """A spooled question's token, unique: a hand-over to the shared log cut short after the shared
+    log took the questions (and before the spool let them go) is repeated without doubling them."""
+    db.execute("ALTER TABLE questions ADD COLUMN spool_token TEXT")
+    db.execute("CREATE UNIQUE INDEX questions_spool_token ON questions (spool_token)")
+
+
 def migrate(database: Database) -> None:
     """Apply the missing migrations in order, each in its own transaction with its record. Writers
-    take turns, so two servers starting at once apply each migration once."""
-    with database.transaction() as db:
-        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    take turns, so two servers starting at once apply each migration once. An up-to-date log is only
+    read: opening it (every app server start, every spool) takes no writer's turn."""
+    if not database.query(database.dialect.table_exists, ("_migrations",)):
+        with database.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied = {row[0] for row in database.query("SELECT name FROM _migrations")}
     for name, function in MIGRATIONS:
         if name in applied:

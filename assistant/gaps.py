@@ -7,6 +7,7 @@ Kept in SQLite in the home folder, or in one PostgreSQL server that several app 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def _count(condition: str) -> str:
 # A question's row but its number: what a spool hands over to the shared log.
 _QUESTION_FIELDS = (
     "asked_at, terminal, question, answer, answered, reason, sources, latency_s, equipment, feedback,"
-    " feedback_reason, resolved_at, cited, mode, policy_rule, language, question_en"
+    " feedback_reason, resolved_at, cited, mode, policy_rule, language, question_en, spool_token"
 )
 _THUMBS_DOWN = _count("feedback = 'down'")
 _THUMBS_UP = _count("feedback = 'up'")
@@ -152,7 +153,12 @@ class GapLog:
 
     def move_into(self, other: GapLog) -> int:
         """Hand every question of this log to `other`, oldest first, and keep none (a spool kept
-        while the shared log was down). They leave this log only once the other holds them."""
+        while the shared log was down). They leave this log only once the other holds them; each
+        carries a token, committed here first, so a hand-over cut short between the two commits is
+        repeated without doubling a question in the other."""
+        with self.transaction() as db:
+            for (question_id,) in db.execute("SELECT id FROM questions WHERE spool_token IS NULL").fetchall():
+                db.execute("UPDATE questions SET spool_token = ? WHERE id = ?", (uuid.uuid4().hex, question_id))
         with self.transaction() as db:
             rows = [
                 tuple(row) for row in db.execute(f"SELECT {_QUESTION_FIELDS} FROM questions ORDER BY id").fetchall()
@@ -160,7 +166,11 @@ class GapLog:
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
                 with other.transaction() as target:
-                    target.executemany(f"INSERT INTO questions ({_QUESTION_FIELDS}) VALUES ({marks})", rows)
+                    target.executemany(
+                        f"INSERT INTO questions ({_QUESTION_FIELDS}) VALUES ({marks})"
+                        " ON CONFLICT (spool_token) DO NOTHING",
+                        rows,
+                    )
                 db.execute("DELETE FROM questions")
         return len(rows)
 

@@ -191,4 +191,27 @@ def test_questions_asked_while_the_database_is_down_reach_it_when_it_is_back(
         logged = GapLog(url).questions()
     assert [(q.terminal, q.answered) for q in logged] == [("T1", True), ("T2", True), ("T3", False)]
     assert logged[1].question == "What torque for the ram guide bolts?" and "95 Nm" in logged[1].answer
-    assert GapLog(settings.home / "gaps-spool.sqlite").count() == 0, "the spool handed its rows over"
+    assert not (settings.home / "gaps-spool.sqlite").exists(), "handed over, the spool is removed"
+
+
+def test_a_hand_over_cut_short_is_repeated_without_doubling_a_question(tmp_path: Path, postgres_gap_log: str) -> None:
+    """The shared log took the spool's questions, then the app server died before the spool let
+    them go: the next hand-over finds them already there and adds none twice."""
+    import sqlite3
+
+    spool = GapLog(tmp_path / "gaps-spool.sqlite")
+    for terminal in ("T1", "T2"):
+        spool.record(_answer("coolant mix ratio?", "refused"), terminal)
+    shared = GapLog(postgres_gap_log)
+
+    def no_delete(action: int, table: str | None, *_: object) -> int:
+        return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DELETE and table == "questions" else sqlite3.SQLITE_OK
+
+    spool._db._db.set_authorizer(no_delete)  # type: ignore[attr-defined]  # the spool's delete fails: a death there
+    with pytest.raises(sqlite3.DatabaseError):
+        spool.move_into(shared)
+    assert [q.terminal for q in shared.questions()] == ["T1", "T2"], "the shared log committed first"
+    assert spool.count() == 2, "the spool kept them"
+    spool._db._db.set_authorizer(None)  # type: ignore[attr-defined]
+    assert spool.move_into(shared) == 2 and spool.count() == 0
+    assert [q.terminal for q in shared.questions()] == ["T1", "T2"], "each question once"

@@ -51,6 +51,21 @@ def test_migrations_are_recorded_and_not_rerun(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_an_up_to_date_log_opens_while_a_writer_holds_it(tmp_path: Path) -> None:
+    """Opening the log (each app server start, each view) only reads when nothing is to migrate:
+    a long write elsewhere does not hold it up for the 30 s busy timeout, nor make it fail."""
+    path = tmp_path / "gaps.sqlite"
+    GapLog(path).record(_answer("oil interval?"), "T1")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        opened = GapLog(path)
+        assert [q.question for q in opened.questions()] == ["oil interval?"]
+        opened.close()
+    finally:
+        writer.execute("ROLLBACK")
+
+
 # One terminal process writing its questions: a real separate interpreter, as a second terminal is.
 _WRITER = """
 import sys

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from filelock import FileLock
 
 from assistant.policy import Policy, Rule, load_policy
 from indexes.store import IndexStore
@@ -226,22 +227,35 @@ class Shopfloor:
 
         spool_path = self.settings.home / "gaps-spool.sqlite"
         try:
-            if spool_path.exists():
-                spool = GapLog(spool_path)
-                try:
-                    if moved := spool.move_into(self.gap_log):
-                        log.info("gap log reachable again: %d spooled questions handed over", moved)
-                finally:
-                    spool.close()
+            if spool_path.exists():  # a stat: the spool is removed once handed over
+                self._hand_over_spool(spool_path)
             return self.gap_log.record(answer, terminal, equipment=equipment)
         except GapLogUnavailableError as error:
             log.error("%s; the question is kept in %s until it is back", error, spool_path)
+            with _spool_lock(spool_path):
+                spool = GapLog(spool_path)
+                try:
+                    spool.record(answer, terminal, equipment=equipment)
+                finally:
+                    spool.close()
+            return None
+
+    def _hand_over_spool(self, spool_path: Path) -> None:
+        """The spool's questions into the shared log, then the spool removed. App servers sharing a
+        home take turns: a question is never spooled into a file being removed."""
+        from assistant.gaps import GapLog
+
+        with _spool_lock(spool_path):
+            if not spool_path.exists():  # another app server handed it over meanwhile
+                return
             spool = GapLog(spool_path)
             try:
-                spool.record(answer, terminal, equipment=equipment)
+                if moved := spool.move_into(self.gap_log):
+                    log.info("gap log reachable again: %d spooled questions handed over", moved)
             finally:
                 spool.close()
-            return None
+            for suffix in ("", "-wal", "-shm"):  # SQLite's write-ahead log beside it
+                spool_path.with_name(spool_path.name + suffix).unlink(missing_ok=True)
 
     def feedback(self, question_id: int, helpful: bool, reason: str | None = None) -> None:
         self.gap_log.feedback(question_id, helpful=helpful, reason=reason[:200] if reason else None)
@@ -438,3 +452,8 @@ class Shopfloor:
         from ingest.pipeline import IngestRun
 
         return IngestRun(self.settings, self.store, embedder=self._embedder).run(remove=doc_ids)
+
+
+def _spool_lock(spool_path: Path) -> FileLock:
+    """Held while the spool is written or handed over: app servers sharing a home take turns."""
+    return FileLock(str(spool_path) + ".lock")
