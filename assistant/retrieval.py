@@ -187,14 +187,17 @@ class HybridRetriever:
 
     def _candidates(self, lexical: np.ndarray, vector: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Positions to fuse: every allowed passage when every segment is scored exactly (so a small
-        library ranks exactly as before segments), else BM25's best and the vector search's best."""
-        everything = np.flatnonzero(allowed)
-        known = np.isfinite(vector[everything])
-        if known.all() or len(everything) <= self.search.lexical_candidates:
-            return everything
-        lexical_best = _top(everything, lexical[everything], self.search.lexical_candidates)
-        vector_best = _top(everything, np.where(known, vector[everything], -np.inf), self.search.candidates)
-        return np.union1d(lexical_best, vector_best)
+        library ranks exactly as before segments), else BM25's best and the vector search's best.
+        Each best is taken among the passages with a score (a word of the question, a vector found):
+        at a million passages, ranking over all of them cost more than the search itself."""
+        scored = np.isfinite(vector) & allowed
+        allowed_count = int(np.count_nonzero(allowed))
+        if allowed_count <= self.search.lexical_candidates or int(np.count_nonzero(scored)) == allowed_count:
+            return np.flatnonzero(allowed)
+        matched = np.flatnonzero((lexical > 0) & allowed)
+        found = np.flatnonzero(scored)
+        lexical_best = _top(matched, lexical[matched], self.search.lexical_candidates)
+        return np.union1d(lexical_best, _top(found, vector[found], self.search.candidates))
 
     def _score_missing_vectors(self, vector: np.ndarray, candidates: np.ndarray, query: np.ndarray) -> None:
         missing = candidates[~np.isfinite(vector[candidates])]
