@@ -356,7 +356,12 @@ class Assistant:
         english = renderings.get(ENGLISH, question)
         corrected = retriever.correct_typos(english)
         query = retrieval_query(corrected, history)
-        passages = retriever.retrieve(query, self.retrieve_k, filters)
+        named = _naming_filter(retriever, query, filters)
+        passages = retriever.retrieve(query, self.retrieve_k, named) if named is not filters else []
+        if passages:  # the manuals of other languages are searched within the named ones too
+            filters = named
+        else:
+            passages = retriever.retrieve(query, self.retrieve_k, filters)
         found = Search(passages, english, corrected, query, query, ENGLISH)
         languages = _manual_languages(retriever, filters) - {ENGLISH}
         if not languages or not passages:
@@ -492,6 +497,21 @@ class Assistant:
         answer.answered = True
         answer.citations = citations(cited)
         answer.warnings = _warnings([e.passage for e in cited])
+
+
+def _naming_filter(retriever: HybridRetriever, query: str, filters: Filters | None) -> Filters | None:
+    """A question naming a product or maker that the manuals write as a name ("doall 1612 motor hp",
+    "e-stop chain in linuxcnc") is searched in the manuals that name it: measured, the closest
+    lines otherwise came from another machine's manual (a pump's motor table for the DoALL saw; a
+    3D printer's end stops for LinuxCNC) and the model answered from them."""
+    naming: set[str] = set()
+    for word in set(re.findall(r"[A-Za-z][A-Za-z0-9]{3,}", query)):
+        naming |= retriever.documents_naming(word)
+    if filters and filters.doc_ids:
+        naming &= filters.doc_ids
+    if not naming:
+        return filters
+    return Filters(doc_ids=naming, tags=filters.tags if filters else {})
 
 
 def _manual_languages(retriever: HybridRetriever, filters: Filters | None) -> set[str]:

@@ -29,6 +29,7 @@ from indexes.words import STOPWORDS, english_stemmer, tokenize
 
 MODES = ("hybrid", "bm25", "vector")
 _KEPT_FILTERS = 64  # the filters' passage masks kept per index version (1M passages: 1 MB each)
+_KEPT_NAMES = 10_000  # question words whose naming documents are kept per index version
 
 
 @dataclass
@@ -120,6 +121,8 @@ class HybridRetriever:
         self._sections_lock = threading.Lock()
         self._filter_masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
+        self._ranges: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None = None
+        self._names: dict[str, set[str]] = {}  # a question word -> the documents naming it (empty: no name)
 
     def correct_typos(self, query: str) -> str:
         """Replace words the manuals never use with the closest word they do use ("hydralic")."""
@@ -237,6 +240,60 @@ class HybridRetriever:
             for p, score in zip(positions.tolist(), fused.tolist(), strict=True)
         ]
 
+    def documents_naming(self, word: str) -> set[str]:
+        """The live documents holding `word` when the library writes it as a name (a product or
+        maker with a capital inside it: DoALL, LinuxCNC, SmartThings), else none. Operators type
+        names in lower case, so a question's word is a name when the manuals write it as one."""
+        key = word.lower()
+        if key not in self._names:
+            holders = self._documents_holding(key)
+            named = any(_written_as_name(key, text) for text in self._texts(list(holders.values())[:3]))
+            if len(self._names) > _KEPT_NAMES:
+                self._names.clear()
+            self._names[key] = set(holders) if named else set()
+        return self._names[key]
+
+    def _documents_holding(self, word: str) -> dict[str, int]:
+        """The live documents whose passages hold a word (as BM25 indexes it), each with the
+        position of one such passage."""
+        terms = tokenize(word, self.stem)
+        if len(terms) != 1:
+            return {}
+        found: dict[str, int] = {}
+        for index, segment in enumerate(self._segments):
+            positions = segment.positions_with(terms[0])
+            firsts, ends, doc_ids = self._document_ranges()[segment.name]
+            if not len(positions) or not len(firsts):
+                continue
+            owners = np.searchsorted(firsts, positions, side="right") - 1
+            inside = (owners >= 0) & (positions < ends[owners.clip(0)])
+            owned, first_seen = np.unique(owners[inside], return_index=True)
+            for owner, at in zip(owned.tolist(), positions[inside][first_seen].tolist(), strict=True):
+                found[doc_ids[owner]] = int(self._starts[index]) + at
+        return found
+
+    def _document_ranges(self) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
+        """Per segment, its live documents' first and end positions (sorted) and their ids."""
+        if self._ranges is None:
+            by_segment: dict[str, list[DocumentRecord]] = {s.name: [] for s in self._segments}
+            for record in self.snapshot.manifest.documents.values():
+                by_segment[record.segment].append(record)
+            ranges = {}
+            for name, records in by_segment.items():
+                records.sort(key=lambda r: r.first)
+                firsts = np.array([r.first for r in records], dtype=np.int64)
+                ends = np.array([r.first + r.chunks for r in records], dtype=np.int64)
+                ranges[name] = (firsts, ends, [r.doc_id for r in records])
+            self._ranges = ranges
+        return self._ranges
+
+    def _texts(self, positions: list[int]) -> list[str]:
+        owners = np.searchsorted(self._starts, positions, side="right") - 1
+        return [
+            self._segments[owner].passages([position - int(self._starts[owner])])[0].text
+            for owner, position in zip(owners.tolist(), positions, strict=True)
+        ]
+
     def sections(self) -> dict[str, Counter[str]]:
         """Passages per section heading path, per document (read once, from the segments)."""
         with self._sections_lock:
@@ -246,6 +303,14 @@ class HybridRetriever:
                     for doc_id, r in self.snapshot.manifest.documents.items()
                 }
             return self._sections
+
+
+def _written_as_name(word: str, text: str) -> bool:
+    """Whether the text writes the word with a capital after a small letter ("DoALL", "iPad")."""
+    return any(
+        re.search(r"[a-z][A-Z]", match.group(0))
+        for match in re.finditer(rf"\b{re.escape(word)}\b", text, re.IGNORECASE)
+    )
 
 
 def _top(positions: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:

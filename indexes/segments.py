@@ -172,6 +172,13 @@ class Segment:
         column = self._terms.get(term)
         return 0 if column is None else int(self._indptr[column + 1] - self._indptr[column])
 
+    def positions_with(self, term: str) -> np.ndarray:
+        """The positions of this segment's passages (live or not) holding the BM25 term."""
+        column = self._terms.get(term)
+        if column is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._indices[int(self._indptr[column]) : int(self._indptr[column + 1])], dtype=np.int64)
+
     def lexical_scores(self, terms: Sequence[str], idf: dict[str, float]) -> np.ndarray:
         """BM25 of every passage, each term weighted by the library's idf instead of this segment's:
         a segment holding one manual must not score its words as if they were the library's."""

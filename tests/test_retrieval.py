@@ -51,3 +51,31 @@ def test_eval_command_reports_the_three_retrieval_modes(sample_index: Path) -> N
     hit1, hit5, mrr = rows["hybrid (shipped)"]
     assert hit5 >= 0.9 and hit1 <= mrr <= hit5, "the sample set is easy: the gold page is found"
     assert "answers (no LLM: the manual's lines)" in result.output
+
+
+def test_a_question_naming_a_machine_is_searched_in_the_manuals_that_name_it(
+    settings, ingest, embedder, tmp_path: Path
+) -> None:
+    """Operators type names in lower case ("doall"); the manuals write them as names ("DoALL"). The
+    closest lines to "hp rating on the doall drive motor" are the pump's motor table: without the
+    name the pump's value would be passed off as the saw's."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "Band_Saw_1612.md").write_text(
+        "# Band saw operator manual\n## Description\nThe DoALL Model 1612 is a vertical contour band saw.\n"
+        "## Drive\nThe saw band runs at 100 to 300 feet per minute in low gear and up to 1,500 in high gear.\n"
+        "## Blade\nTension the blade with the handwheel until the gauge reads the blade width.\n"
+    )
+    (docs / "Gear_Pump.md").write_text(
+        "# Gear pump technical manual\n## Drive motor\nThe hp rating of the drive motor: 2 hp for pumps up to "
+        "10 l/min, 5 hp above.\n## Priming\nFill the pump housing with oil before the first start.\n"
+    )
+    ingest(docs)
+    assistant = Assistant(open_retriever(settings, embedder), None)
+    unnamed = assistant.ask("whats the hp rating on the drive motor")
+    assert unnamed.contexts[0].file == "Gear_Pump.md", "without a name the pump's table is closest"
+    named = assistant.ask("whats the hp rating on the doall drive motor")
+    assert {p.file for p in named.contexts} == {"Band_Saw_1612.md"}
+    assert "2 hp" not in named.answer
+    general = assistant.ask("how do i prime the pump before the first start")
+    assert general.contexts[0].file == "Gear_Pump.md", "a question naming nothing searches every manual"
