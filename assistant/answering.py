@@ -238,11 +238,13 @@ class Assistant:
         policy: Policy | None = None,
         translator: Translator | None = None,
         translate_below: float = 0.5,
+        translate_evidence_below: float = 0.5,
         other_language_margin: float = 0.05,
     ) -> None:
         self.retriever = retriever
         self.translator = translator
         self.translate_below = translate_below
+        self.translate_evidence_below = translate_evidence_below
         self.other_language_margin = other_language_margin
         self._newer_retriever = newer_retriever
         self._swap_lock = threading.Lock()
@@ -277,7 +279,8 @@ class Assistant:
         self.follow_index()
         with self._swap_lock:
             retriever, titles = self.retriever, self._titles
-        search = self._search(question, asked_in, retriever, history, filters, use_llm)
+        shown = _Shown(started, on_evidence)
+        search = self._search(question, asked_in, retriever, history, filters, use_llm, shown)
         passages, english = search.passages, search.english
         # The manager's rules are written in English: a question in German meets them in its rendering.
         equipment = filters.tags.get("equipment") if filters else None
@@ -300,14 +303,13 @@ class Assistant:
             # manual that answers: its words are what the check holds the answer to.
             manual, query = search.language, search.question
             answer.evidence = search.evidence or find_evidence(retriever, query, passages, self.evidence_lines)
-            answer.first_evidence_s = time.perf_counter() - started
+            shown(answer.evidence)
+            answer.first_evidence_s = shown.first_s
             answer.signals = {
                 **evidence_summary(answer.evidence),
                 "vector": round(max(p.vector_score for p in passages), 4),
                 "bm25": round(max(p.bm25_score for p in passages), 4),
             }
-            if on_evidence is not None:
-                on_evidence(answer.evidence)
             translated = manual != asked_in and self.translator is not None
             if rule is not None:  # quote only: the manual's lines verbatim, never a paraphrase
                 self._decide(answer, None, None, [], quote_at=self.decision.answer_at)
@@ -338,6 +340,7 @@ class Assistant:
         history: Sequence[Turn],
         filters: Filters | None,
         use_llm: bool,
+        shown: _Shown,
     ) -> Search:
         """Search the question in English (rendered by the LLM when asked in another language), and
         the manuals of each other language in that language's words; answer from the language whose
@@ -348,7 +351,11 @@ class Assistant:
         English questions out of the top 5. The evidence score does compare; the other language must
         beat the English manuals' by `other_language_margin` (measured: below it, a weak English
         match lost its gold page to a Portuguese passage, and questions asked in German over English
-        manuals were sent to the Portuguese one)."""
+        manuals were sent to the Portuguese one).
+
+        The English manuals' lines are `shown` before the question is rendered in another language
+        (2-3 s of the LLM on a plant PC): the operator reads them at once, and sees them replaced
+        only when the other language's manual holds the stronger evidence."""
         translator = self.translator if use_llm else None
         renderings = {asked_in: question}
         if translator is not None and asked_in != ENGLISH:
@@ -366,16 +373,23 @@ class Assistant:
         languages = _manual_languages(retriever, filters) - {ENGLISH}
         if not languages or not passages:
             return found
+        found.evidence = find_evidence(retriever, query, passages, self.evidence_lines)
+        if self._relevant(passages):
+            shown(found.evidence)
         best = max(p.vector_score for p in passages)
-        if translator is not None and best < self.translate_below:
+        # Judged on the English manuals' own lines: a Portuguese line can score on its number and its
+        # place alone, and the English words of the answer check would not find it.
+        languages_of = retriever.document_languages
+        in_english = [e for e in found.evidence if languages_of.get(e.passage.metadata["doc_id"]) == ENGLISH]
+        weak = best < self.translate_below and (
+            evidence_summary(in_english)["evidence"] < self.translate_evidence_below
+        )
+        if translator is not None and weak:
             # The manuals match the English weakly: a manual in another language may hold the
-            # answer in its own words (rendering the question costs the LLM about 2 s).
+            # answer in its own words (rendering the question costs the LLM 2-4 s).
             for code in sorted(languages - renderings.keys()):  # as written: typo fixes mislead the LLM
                 renderings[code] = translator.question_in(english, ENGLISH, code)
         rivals = sorted(languages & renderings.keys())
-        if not rivals:
-            return found
-        found.evidence = find_evidence(retriever, query, passages, self.evidence_lines)
         strongest = evidence_summary(found.evidence)["evidence"] + self.other_language_margin
         for code in rivals:
             own = Filters(doc_ids=_documents_in(retriever, code, filters), tags=filters.tags if filters else {})
@@ -497,6 +511,26 @@ class Assistant:
         answer.answered = True
         answer.citations = citations(cited)
         answer.warnings = _warnings([e.passage for e in cited])
+
+
+class _Shown:
+    """Hands the evidence to the terminal as soon as it is found, and again only when other lines
+    replace it; remembers when the operator first had lines to read."""
+
+    def __init__(self, started: float, on_evidence: Callable[[list[Evidence]], None] | None) -> None:
+        self._started = started
+        self._on_evidence = on_evidence
+        self._last: list[Evidence] | None = None
+        self.first_s: float | None = None
+
+    def __call__(self, evidence: list[Evidence]) -> None:
+        if evidence is self._last:
+            return
+        if self.first_s is None:
+            self.first_s = time.perf_counter() - self._started
+        self._last = evidence
+        if self._on_evidence is not None:
+            self._on_evidence(evidence)
 
 
 def _naming_filter(retriever: HybridRetriever, query: str, filters: Filters | None) -> Filters | None:

@@ -65,6 +65,7 @@ def open_assistant(
         policy=policy,
         translator=(translator or open_translator(settings)) if use_llm and settings.translate else None,
         translate_below=settings.translate_below,
+        translate_evidence_below=settings.translate_evidence_below,
         other_language_margin=settings.other_language_margin,
     )
 

@@ -95,8 +95,17 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="A question is also searched in the language of manuals written in another language when the "
-        "manuals match its English below this meaning similarity: rendering it costs the LLM about 2 s, so "
-        "English questions the English manuals answer well pay nothing.",
+        "manuals match its English below this meaning similarity and their best line scores below "
+        "translate_evidence_below: rendering it costs the LLM 2-4 s, so English questions the English manuals "
+        "answer well pay nothing.",
+    )
+    translate_evidence_below: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="See translate_below (evidence score, 0-1). Measured on the hard sets: a manual in another "
+        "language held the stronger evidence only where the English manuals' best line scored below 0.42; a "
+        "compressor's temperature line at 0.48 still hid a pump manual's in a test.",
     )
     other_language_margin: float = Field(
         default=0.05,

@@ -150,8 +150,9 @@ def test_a_question_the_manuals_do_not_answer_is_refused_in_the_operators_langua
 
 @pytest.mark.slow
 def test_an_english_question_is_answered_from_a_portuguese_manual(
-    assistant, settings, embedder: Embedder, ingest, tmp_path: Path
+    assistant, settings, embedder: Embedder, ingest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from assistant.evidence import Evidence
     from assistant.service import open_assistant
 
     docs = tmp_path / "docs"
@@ -160,7 +161,22 @@ def test_an_english_question_is_answered_from_a_portuguese_manual(
     ingest(docs, SAMPLE_DOCS / "AC-75_Air_Compressor_Maintenance.md")
     # The session's models, over this index.
     pump = open_assistant(settings, embedder=embedder, llm=assistant.llm, translator=assistant.translator)
-    answer = pump.ask("what is the maximum temperature of the pumped liquid")
+    # What the terminal is shown, and when the question is rendered in Portuguese (2-3 s of the LLM).
+    events: list[tuple[str, set[str]]] = []
+    render = pump.translator.question_in
+
+    def rendering(question: str, source: str, target: str) -> str:
+        events.append(("rendered", {target}))
+        return render(question, source, target)
+
+    def shown(evidence: list[Evidence]) -> None:
+        events.append(("evidence", {e.passage.file for e in evidence}))
+
+    monkeypatch.setattr(pump.translator, "question_in", rendering)
+    answer = pump.ask("what is the maximum temperature of the pumped liquid", on_evidence=shown)
+    # The English manual's closest lines are on screen before the rendering, then the pump manual's.
+    assert [kind for kind, _ in events] == ["evidence", "rendered", "evidence"], events
+    assert "AC-75_Air_Compressor_Maintenance.md" in events[0][1] and events[2][1] == {"BX-40_bomba_manual.md"}
     assert answer.language == "en"
     assert answer.answered, answer.reason
     assert answer.citations[0].file == "BX-40_bomba_manual.md"
