@@ -336,6 +336,7 @@ def bench_scale(
     settings = load_settings(index_dir=index)
     questions = question_lines(questions_file) if questions_file else _bench_questions()
     sizes = passages or [10_000, 100_000, 1_000_000]
+    settings.home.mkdir(parents=True, exist_ok=True)  # a fresh machine's home: nothing ingested yet
     with tempfile.TemporaryDirectory(prefix="shopfloor-bench-scale-", dir=settings.home) as work:
         rows = run_scale(source or settings.index_path, sizes, questions[:200], settings, Path(work), batch)
     table = Table(title=f"Scale ({len(questions[:200])} questions; replicas of the manuals in {source or index})")
@@ -416,6 +417,7 @@ def bench_serve(
     questions = question_lines(questions_file) if questions_file else _bench_questions()
     levels = terminals or [1, 2, 4]
     figures = []
+    settings.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="shopfloor-bench-serve-", dir=settings.home) as work:
         home = Path(work)  # its own gap log; the models already assembled in the real home
         (home / "models").symlink_to(settings.model_cache.resolve(), target_is_directory=True)
