@@ -279,10 +279,12 @@ class Assistant:
         self.follow_index()
         with self._swap_lock:
             retriever, titles = self.retriever, self._titles
-        shown = _Shown(started, on_evidence)
-        search = self._search(question, asked_in, retriever, history, filters, use_llm, shown)
-        passages, english = search.passages, search.english
+        translator = self.translator if use_llm else None
+        english = question
+        if translator is not None and asked_in != ENGLISH:
+            english = translator.question_in(question, asked_in, ENGLISH)
         # The manager's rules are written in English: a question in German meets them in its rendering.
+        # Checked before the search: a question the manager sends to a person is shown no manual lines.
         equipment = filters.tags.get("equipment") if filters else None
         rule = self.policy.match(question, equipment) or self.policy.match(english, equipment)
         if rule is not None and rule.action == "refuse":
@@ -294,6 +296,9 @@ class Assistant:
             answer.language, answer.question_en = asked_in, english
             answer.latency_s = time.perf_counter() - started
             return answer
+        shown = _Shown(started, on_evidence)
+        search = self._search(question, asked_in, english, retriever, history, filters, translator, shown)
+        passages = search.passages
         answer = Answer(question=question, answered=False, answer=REFUSALS.get(asked_in, REFUSAL), contexts=passages)
         answer.language, answer.question_en, answer.rule = asked_in, english, rule.name if rule is not None else None
         if not self._relevant(passages):
@@ -336,13 +341,14 @@ class Assistant:
         self,
         question: str,
         asked_in: str,
+        english: str,
         retriever: HybridRetriever,
         history: Sequence[Turn],
         filters: Filters | None,
-        use_llm: bool,
+        translator: Translator | None,
         shown: _Shown,
     ) -> Search:
-        """Search the question in English (rendered by the LLM when asked in another language), and
+        """Search the question in English (`english`: as asked, or the LLM's rendering), and
         the manuals of each other language in that language's words; answer from the language whose
         manuals hold the stronger evidence.
 
@@ -356,11 +362,7 @@ class Assistant:
         The English manuals' lines are `shown` before the question is rendered in another language
         (2-3 s of the LLM on a plant PC): the operator reads them at once, and sees them replaced
         only when the other language's manual holds the stronger evidence."""
-        translator = self.translator if use_llm else None
-        renderings = {asked_in: question}
-        if translator is not None and asked_in != ENGLISH:
-            renderings[ENGLISH] = translator.question_in(question, asked_in, ENGLISH)
-        english = renderings.get(ENGLISH, question)
+        renderings = {asked_in: question, ENGLISH: english}
         corrected = retriever.correct_typos(english)
         query = retrieval_query(corrected, history)
         named = _naming_filter(retriever, query, filters)

@@ -31,9 +31,9 @@ from indexes.words import STOPWORDS, english_stemmer, tokenize
 
 MODES = ("hybrid", "bm25", "vector")
 _KEPT_FILTERS = 64  # the filters' passage masks kept per index version (1M passages: 1 MB each)
-_KEPT_NAMES = 10_000
+_KEPT_NAMES = 10_000  # question words whose naming documents are kept per index version
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-_MEMORY_KEPT = False  # question words whose naming documents are kept per index version
+_MEMORY_KEPT = False  # set once per process (see _keep_freed_memory)
 
 
 @dataclass

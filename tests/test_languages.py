@@ -182,6 +182,16 @@ def test_an_english_question_is_answered_from_a_portuguese_manual(
     assert answer.citations[0].file == "BX-40_bomba_manual.md"
     assert "350" in answer.answer
     assert any("temperatura máxima" in line for c in answer.citations for line in c.lines), "quoted as written"
+    # A question the manager sends to a person flashes no manual lines first.
+    from assistant.policy import Policy, Rule
+
+    hot = Rule(name="hot", keywords=("temperature",), action="refuse", direct_to="the process engineer")
+    guarded = open_assistant(
+        settings, embedder=embedder, llm=assistant.llm, translator=assistant.translator, policy=Policy(rule=(hot,))
+    )
+    seen: list[list[Evidence]] = []
+    directed = guarded.ask("what is the maximum temperature of the pumped liquid", on_evidence=seen.append)
+    assert directed.mode == "directed" and seen == []
     english = pump.ask("how often is the air filter of the AC-75 compressor changed")
     assert english.answered and english.citations[0].file == "AC-75_Air_Compressor_Maintenance.md"
 
