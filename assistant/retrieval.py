@@ -124,7 +124,8 @@ class HybridRetriever:
         self.document_languages = {d: r.language for d, r in snapshot.manifest.documents.items()}
         self._sections: dict[str, Counter[str]] | None = None
         self._sections_lock = threading.Lock()
-        self._filter_masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._live_per_list = self._per_list(snapshot.live)
+        self._filter_masks: OrderedDict[Hashable, tuple[np.ndarray, list[np.ndarray | None]]] = OrderedDict()
         self._masks_lock = threading.Lock()
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None = None
         self._names: dict[str, set[str]] = {}  # a question word -> the documents naming it (empty: no name)
@@ -151,13 +152,14 @@ class HybridRetriever:
         if not self.passage_count:
             return []
         query = self.correct_typos(query) if correct else query
-        allowed = self._allowed(filters)
+        allowed, per_list = self._allowed(filters)
         query_vector = self.embedder.embed_query(query)
         lexical = self._lexical_scores(query)
+        bounds = zip(self._starts, self._starts[1:], strict=False)
         vector = np.concatenate(
             [
-                segment.vector_scores(query_vector, allowed[start:end], self.search)
-                for segment, start, end in zip(self._segments, self._starts, self._starts[1:], strict=False)
+                segment.vector_scores(query_vector, allowed[start:end], self.search, lists)
+                for segment, (start, end), lists in zip(self._segments, bounds, per_list, strict=True)
             ]
         )
         candidates = self._candidates(lexical, vector, allowed)
@@ -166,25 +168,29 @@ class HybridRetriever:
         order = _best(fused, k)
         return self._passages(candidates[order], fused[order], vector, lexical)
 
-    def _allowed(self, filters: Filters | None) -> np.ndarray:
-        """The passages a filter allows, kept per filter for this version: a terminal narrowed to its
-        machine asks under the same filter again and again, and reading every document's record
-        for it costs milliseconds in a library of thousands."""
+    def _allowed(self, filters: Filters | None) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """The passages a filter allows, with per segment how many each inverted list holds; kept per
+        filter for this version: a terminal narrowed to its machine asks under the same filter again
+        and again, and reading every document's record for it costs milliseconds in a library of
+        thousands."""
         if not filters:
-            return self._live
+            return self._live, self._live_per_list
         key = filters.key()
         with self._masks_lock:
-            mask = self._filter_masks.get(key)
-            if mask is not None:
+            kept = self._filter_masks.get(key)
+            if kept is not None:
                 self._filter_masks.move_to_end(key)
-                return mask
+                return kept
         masks = self.snapshot.masks(r for r in self.snapshot.manifest.documents.values() if filters.allows(r))
-        mask = np.concatenate([masks[s.name] for s in self._segments])
+        kept = np.concatenate([masks[s.name] for s in self._segments]), self._per_list(masks)
         with self._masks_lock:
-            self._filter_masks[key] = mask
+            self._filter_masks[key] = kept
             if len(self._filter_masks) > _KEPT_FILTERS:
                 self._filter_masks.popitem(last=False)
-        return mask
+        return kept
+
+    def _per_list(self, masks: dict[str, np.ndarray]) -> list[np.ndarray | None]:
+        return [s.allowed_per_list(masks[s.name]) for s in self._segments]
 
     def _lexical_scores(self, query: str) -> np.ndarray:
         terms = tokenize(query, self.stem)

@@ -54,8 +54,8 @@ class StoredPassage:
 @dataclass(frozen=True)
 class VectorSearch:
     """How hard the approximate search looks: `candidates` per segment from `probes` inverted lists
-    (more under a filter, in proportion), and below `exact_below` allowed passages a filtered search
-    scores them all exactly. Past an
+    (under a filter, from the nearest lists holding as many allowed passages), and below
+    `exact_below` allowed passages a filtered search scores them all exactly. Past an
     approximate segment, the fusion also scores BM25's `lexical_candidates` best passages: a passage
     in neither list cannot win on the sum of the two scores."""
 
@@ -63,6 +63,13 @@ class VectorSearch:
     probes: int = 32
     exact_below: int = 2_000
     lexical_candidates: int = 100
+    # A small segment's lists hold about 40 passages, so 32 of them compared too few: recall@10
+    # 0.975 on a 10,000-passage segment. At least this many are compared (from 40 % of its lists).
+    least_compared: int = 4_000
+
+    def compared(self, segment_count: int, lists: int) -> float:
+        """Passages an unfiltered search compares in a segment of this many passages and lists."""
+        return max(self.probes * segment_count / lists, min(self.least_compared, segment_count))
 
 
 def write_segment(folder: Path, passages: Sequence[StoredPassage], vectors: np.ndarray, ann_from: int) -> None:
@@ -95,6 +102,18 @@ def _inverted_lists(vectors: np.ndarray) -> Any:
     sample = np.random.default_rng(0).choice(count, min(count, lists * IVF_TRAINING_PER_LIST), replace=False)
     index.train(vectors[np.sort(sample)])
     return index
+
+
+def _list_of_each(index: Any, count: int) -> np.ndarray:
+    """The inverted list each position was filed in."""
+    import faiss
+
+    lists = np.empty(count, dtype=np.int32)
+    for number in range(index.nlist):
+        size = index.invlists.list_size(number)
+        if size:
+            lists[faiss.rev_swig_ptr(index.invlists.get_ids(number), size)] = number
+    return lists
 
 
 def _heading(passage: StoredPassage) -> str:
@@ -143,8 +162,10 @@ class Segment:
         self.approximate = info["vectors"] == "ivf"
         index: Any = faiss.read_index(str(folder / VECTORS))
         self._index = index
+        self._list_of: np.ndarray | None = None  # each passage's inverted list
         if self.approximate:
             index.make_direct_map()  # a passage's vector by position, for exact scores of candidates
+            self._list_of = _list_of_each(index, self.count)
         # A flat segment is scored with one matrix product over a view of its vectors (no copy).
         self._matrix: np.ndarray | None = (
             None if self.approximate else faiss.rev_swig_ptr(index.get_xb(), self.count * index.d).reshape(-1, index.d)
@@ -194,38 +215,76 @@ class Segment:
 
     # --- vectors -----------------------------------------------------------------------------
 
-    def vector_scores(self, query: np.ndarray, allowed: np.ndarray | None, search: VectorSearch) -> np.ndarray:
+    def vector_scores(
+        self, query: np.ndarray, allowed: np.ndarray | None, search: VectorSearch, per_list: np.ndarray | None = None
+    ) -> np.ndarray:
         """Cosine similarity per passage: every one in a flat segment; in an IVF segment the best
-        `search.candidates` allowed ones, the others -inf (scored later only if BM25 wants them)."""
+        `search.candidates` allowed ones, the others -inf (scored later only if BM25 wants them).
+        `per_list`: `allowed_per_list(allowed)`, when the caller keeps it for a filter it reuses."""
         if self._matrix is not None:
             return self._matrix @ query
         scores = np.full(self.count, -np.inf, dtype=np.float32)
-        allowed_count = self.count if allowed is None else int(allowed.sum())
-        if allowed is not None and allowed_count <= search.exact_below:
+        if allowed is not None and allowed.all():
+            allowed = None
+        if allowed is not None and np.count_nonzero(allowed) <= search.exact_below:
             positions = np.flatnonzero(allowed)
             scores[positions] = self.vectors_at(positions) @ query
             return scores
-        similarities, positions = self._search(query, allowed, allowed_count, search)
+        similarities, positions = self._search(query, allowed, per_list, search)
         found = positions >= 0
         scores[positions[found]] = similarities[found]
         return scores
 
+    def allowed_per_list(self, allowed: np.ndarray) -> np.ndarray | None:
+        """How many allowed passages each inverted list holds (None for a flat segment)."""
+        if self._list_of is None:
+            return None
+        return np.bincount(self._list_of[allowed], minlength=self._index.nlist)
+
     def _search(
-        self, query: np.ndarray, allowed: np.ndarray | None, allowed_count: int, search: VectorSearch
+        self, query: np.ndarray, allowed: np.ndarray | None, per_list: np.ndarray | None, search: VectorSearch
     ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         params = faiss.SearchParametersIVF()
-        # A filter allowing a share of the passages looks in as many more lists, so that as many
-        # allowed passages are compared as an unfiltered search compares (the lists' other
-        # passages are skipped by the selector, not scored).
-        share = allowed_count / self.count if self.count else 1.0
-        params.nprobe = min(self._index.nlist, math.ceil(search.probes / max(share, 1e-9)))
-        if allowed is not None and not allowed.all():
-            bits = np.packbits(allowed, bitorder="little")
-            selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
-            params.sel = selector
-        similarities, positions = self._index.search(query[None, :], search.candidates, params=params)
+        vector = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        nlist = self._index.nlist
+        wanted = search.compared(self.count, nlist)
+        if allowed is None:
+            params.nprobe = min(nlist, math.ceil(wanted * nlist / self.count))
+            similarities, positions = self._index.search(vector, search.candidates, params=params)
+            return similarities[0], positions[0]
+        # Under a filter, the lists nearest the question may hold none of the allowed passages (a
+        # filter to one machine's manuals, a question its manuals barely cover): the nearest lists
+        # that hold allowed passages are probed, until as many allowed passages are compared as an
+        # unfiltered search compares. The others in those lists are skipped by the selector.
+        # Measured at 1M passages under a filter to one manual's replicas (11 %): recall@10 1.000,
+        # where probing ten times the usual lists reached 0.82 in as much time.
+        counts = self.allowed_per_list(allowed) if per_list is None else per_list
+        assert counts is not None
+        centre_scores, nearest = self._index.quantizer.search(vector, nlist)
+        holding = counts[nearest[0]] > 0
+        lists, closeness = nearest[0][holding], centre_scores[0][holding]
+        probed = min(len(lists), int(np.searchsorted(np.cumsum(counts[lists]), wanted)) + 1)
+        params.nprobe = probed
+        bits = np.packbits(allowed, bitorder="little")
+        params.sel = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
+        assign = np.ascontiguousarray(lists[None, :probed], dtype=np.int64)
+        centres = np.ascontiguousarray(closeness[None, :probed], dtype=np.float32)
+        similarities = np.empty((1, search.candidates), dtype=np.float32)
+        positions = np.empty((1, search.candidates), dtype=np.int64)
+        # The C++ call: faiss's Python wrapper of search_preassigned takes no selector.
+        self._index.search_preassigned_c(
+            1,
+            faiss.swig_ptr(vector),
+            search.candidates,
+            faiss.swig_ptr(assign),
+            faiss.swig_ptr(centres),
+            faiss.swig_ptr(similarities),
+            faiss.swig_ptr(positions),
+            False,
+            params,
+        )
         return similarities[0], positions[0]
 
     def vectors_at(self, positions: np.ndarray) -> np.ndarray:

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         default="hybrid", description="hybrid (BM25 + vectors, measured best), bm25 or vector."
     )
     ann_from: int = Field(
-        default=50_000,
+        default=5_000,
         ge=1,
         description="A segment of the index with this many passages is searched through FAISS inverted "
         "lists (approximate, recall@10 measured by `shopfloor bench scale`) instead of exactly.",
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
         default=2_000,
         ge=0,
         description="A filtered search that allows fewer passages of an approximate segment scores them exactly "
-        "(more are searched in inverted lists, as many more lists as the filter leaves out).",
+        "(more are searched in the nearest inverted lists that hold allowed passages).",
     )
     retrieve_k: int = Field(
         default=5, ge=1, description="Passages retrieved; the evidence lines are chosen from all of them."

@@ -125,6 +125,7 @@ def test_the_scale_benchmark_shows_a_change_costing_its_own_size(sample_index: P
     assert large.add_mb < 1.5 * small.add_mb and large.replace_mb < 1.5 * small.replace_mb
     assert large.disk_gb > 5 * small.disk_gb
     assert large.recall_at_10 >= 0.9 and small.recall_at_10 == 1.0
+    assert min(large.tag_recall_at_10, large.manual_recall_at_10) >= 0.9, "filtered searches keep them too"
     assert 0 < large.p50_ms <= large.p95_ms
 
 
@@ -143,7 +144,7 @@ def test_a_narrow_filter_on_inverted_lists_looks_in_as_many_more_lists(tmp_path:
     write_segment(tmp_path / "segment", passages, vectors, ann_from=1)
     segment = Segment(tmp_path / "segment")
     allowed = rng.random(len(vectors)) < 0.05
-    search = VectorSearch(candidates=10, probes=2, exact_below=0)
+    search = VectorSearch(candidates=10, probes=2, exact_below=0, least_compared=0)
     found = recalled = 0
     for query in vectors[rng.choice(len(vectors), 20, replace=False)]:
         exact = np.where(allowed, vectors @ query, -np.inf)
@@ -152,4 +153,31 @@ def test_a_narrow_filter_on_inverted_lists_looks_in_as_many_more_lists(tmp_path:
         found += int(np.isfinite(scores).sum())
         recalled += len(best & set(np.argsort(-scores)[:10].tolist()))
     assert found == 20 * 10, "each search fills its candidates from allowed passages"
+    assert recalled / 200 >= 0.9
+
+
+def test_a_filter_to_other_topics_probes_the_lists_that_hold_its_passages(tmp_path: Path) -> None:
+    """A filter to one machine's manuals and a question they barely cover: the lists nearest the
+    question hold none of the allowed passages, so probing more of the nearest lists finds few of
+    the best allowed ones; the nearest lists that hold allowed passages are probed instead."""
+    import numpy as np
+
+    from indexes.segments import Segment, StoredPassage, write_segment
+
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    topic = rng.integers(0, 40, 6_000)
+    vectors = centres[topic] + 0.3 * rng.standard_normal((6_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    passages = [StoredPassage(f"p{i}", f"passage {i}", {"heading": ""}) for i in range(len(vectors))]
+    write_segment(tmp_path / "segment", passages, vectors, ann_from=1)
+    segment = Segment(tmp_path / "segment")
+    allowed = topic < 4  # one machine's manuals: four topics of forty
+    search = VectorSearch(candidates=10, probes=4, exact_below=0, least_compared=0)
+    recalled = 0
+    for query in vectors[rng.choice(np.flatnonzero(~allowed), 20, replace=False)]:
+        best = set(np.argsort(-np.where(allowed, vectors @ query, -np.inf))[:10].tolist())
+        scores = segment.vector_scores(query, allowed, search)
+        assert np.isfinite(scores[~allowed]).sum() == 0, "only allowed passages are returned"
+        recalled += len(best & set(np.argsort(-scores)[:10].tolist()))
     assert recalled / 200 >= 0.9

@@ -63,8 +63,11 @@ class ScaleRow:
     p95_ms: float
     document_filter_p95_ms: float
     tag_filter_p95_ms: float
+    manual_filter_p95_ms: float
     embed_ms: float
     recall_at_10: float
+    tag_recall_at_10: float
+    manual_recall_at_10: float
     rss_gb: float
     add_s: float
     add_mb: float
@@ -90,6 +93,9 @@ def run_scale(
 ) -> list[ScaleRow]:
     manifest, sources = read_sources(sources_index)
     manual = max(sources, key=lambda s: s.record.pages)
+    # The filter to one machine: the replicas of the source manual whose share is nearest the tag's.
+    total = sum(s.record.chunks for s in sources)
+    machine = min(sources, key=lambda s: abs(s.record.chunks / total - 1 / TAG_SHARE)).record.doc_id
     rows = []
     for size in sizes:
         root = work / f"index-{size}"
@@ -97,7 +103,7 @@ def run_scale(
         documents = build_library(root, manifest, sources, size, batch, settings)
         build_s = time.perf_counter() - started
         disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e9
-        figures = _in_fresh_process(root, manual, questions, settings)
+        figures = _in_fresh_process(root, manual, machine, questions, settings)
         rows.append(ScaleRow(passages=size, documents=documents, build_s=build_s, disk_gb=disk, **figures))
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -137,9 +143,8 @@ def _replica(
         StoredPassage(f"r{number:05d}/{p.node_id}", p.text, {**p.metadata, "doc_id": doc_id})
         for p in source.passages[:count]
     ]
-    record = replace(
-        source.record, doc_id=doc_id, chunks=count, segment="", first=0, tags={"replica": str(number % TAG_SHARE)}
-    )
+    tags = {"replica": str(number % TAG_SHARE), "manual": source.record.doc_id}
+    record = replace(source.record, doc_id=doc_id, chunks=count, segment="", first=0, tags=tags)
     return record, passages, _turned(source.vectors[:count], rng)
 
 
@@ -149,14 +154,20 @@ def _turned(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _in_fresh_process(root: Path, manual: Source, questions: list[str], settings: Settings) -> dict[str, Any]:
+def _in_fresh_process(
+    root: Path, manual: Source, machine: str, questions: list[str], settings: Settings
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        figures: dict[str, Any] = pool.apply(_measure, (root, manual, questions, settings))
+        figures: dict[str, Any] = pool.apply(_measure, (root, manual, machine, questions, settings))
     return figures
 
 
-def _measure(root: Path, manual: Source, questions: list[str], settings: Settings) -> dict[str, Any]:
+def _measure(root: Path, manual: Source, machine: str, questions: list[str], settings: Settings) -> dict[str, Any]:
+    """Figures of one library. Two tag filters of about a tenth each: one replica of every manual
+    (a plant's own copies: its passages spread over every inverted list) and every replica of one
+    manual (one machine's manuals: its passages in the lists of its own topics, often far from
+    the question)."""
     from assistant.retrieval import Filters, HybridRetriever
     from indexes.embedding import Embedder
     from indexes.segments import VectorSearch
@@ -176,8 +187,17 @@ def _measure(root: Path, manual: Source, questions: list[str], settings: Setting
     plain = [_timed(lambda q=q: retriever.retrieve(q)) for q in questions]
     one_document = Filters(doc_ids={next(iter(retriever.snapshot.manifest.documents))})
     by_document = [_timed(lambda q=q: retriever.retrieve(q, filters=one_document)) for q in questions]
-    by_tag = [_timed(lambda q=q: retriever.retrieve(q, filters=Filters(tags={"replica": "3"}))) for q in questions]
-    recall = _recall_at_10(retriever, [embedder.embed_query(q) for q in questions[:100]], search)
+    plant, one_machine = Filters(tags={"replica": "3"}), Filters(tags={"manual": machine})
+    by_tag = [_timed(lambda q=q: retriever.retrieve(q, filters=plant)) for q in questions]
+    by_manual = [_timed(lambda q=q: retriever.retrieve(q, filters=one_machine)) for q in questions]
+    vectors = [embedder.embed_query(q) for q in questions[:100]]
+    snapshot = retriever.snapshot
+    recall = _recall_at_10(snapshot, snapshot.live, vectors, search)
+    records = snapshot.manifest.documents.values()
+    tag_recall = _recall_at_10(snapshot, snapshot.masks(r for r in records if plant.allows(r)), vectors, search)
+    manual_recall = _recall_at_10(
+        snapshot, snapshot.masks(r for r in records if one_machine.allows(r)), vectors, search
+    )
     rss_gb = _rss_gb()
     figures: dict[str, Any] = {
         "segments": len(retriever.snapshot.segments),
@@ -187,8 +207,11 @@ def _measure(root: Path, manual: Source, questions: list[str], settings: Setting
         "p95_ms": _percentile(plain, 95),
         "document_filter_p95_ms": _percentile(by_document, 95),
         "tag_filter_p95_ms": _percentile(by_tag, 95),
+        "manual_filter_p95_ms": _percentile(by_manual, 95),
         "embed_ms": embed_ms,
         "recall_at_10": recall,
+        "tag_recall_at_10": tag_recall,
+        "manual_recall_at_10": manual_recall,
         "rss_gb": rss_gb,
         "manual": f"{manual.record.doc_id} ({manual.record.pages} pages, {manual.record.chunks} passages)",
     }
@@ -237,11 +260,11 @@ class _Remembered:
         return self._seen[text]
 
 
-def _recall_at_10(retriever: Any, queries: list[np.ndarray], search: Any) -> float:
-    """Share of the exact 10 best cosine similarities that the approximate search reaches (by
-    score: replicas tie, and any of the tied passages is as good as another)."""
-    segments = list(retriever.snapshot.segments.values())
-    live = [retriever.snapshot.live[s.name] for s in segments]
+def _recall_at_10(snapshot: Any, masks: dict[str, np.ndarray], queries: list[np.ndarray], search: Any) -> float:
+    """Share of the exact 10 best cosine similarities among the passages of `masks` that the
+    approximate search reaches (by score: replicas tie, and any of the tied passages is as good)."""
+    segments = list(snapshot.segments.values())
+    live = [masks[s.name] for s in segments]
     matrices = [s.vectors_at(np.flatnonzero(mask)) for s, mask in zip(segments, live, strict=True)]
     found = []
     for query in queries:
@@ -291,6 +314,7 @@ def write_chart(rows: list[ScaleRow], path: Path) -> None:
         ("p95", [r.p95_ms for r in rows]),
         ("p95, document filter", [r.document_filter_p95_ms for r in rows]),
         ("p95, tag filter", [r.tag_filter_p95_ms for r in rows]),
+        ("p95, one manual's filter", [r.manual_filter_p95_ms for r in rows]),
     ):
         latency.plot(sizes, values, marker="o", label=label)
     latency.axhline(50, color="grey", linestyle=":", label="target p95")
