@@ -67,9 +67,12 @@ class VectorSearch:
     # 0.975 on a 10,000-passage segment. At least this many are compared (from 40 % of its lists).
     least_compared: int = 4_000
 
-    def compared(self, segment_count: int, lists: int) -> float:
-        """Passages an unfiltered search compares in a segment of this many passages and lists."""
-        return max(self.probes * segment_count / lists, min(self.least_compared, segment_count))
+    def compared(self, segment_count: int, lists: int, filtered: bool) -> float:
+        """Passages a search compares in a segment of this many passages and lists. Not the floor
+        under a filter: 4,000 allowed passages of a tenth meant scanning most of a 50,000-passage
+        segment (1M, tag filter p95 46 -> 59 ms), and recall@10 there was 1.000 without it."""
+        lists_hold = self.probes * segment_count / lists
+        return lists_hold if filtered else max(lists_hold, min(self.least_compared, segment_count))
 
 
 def write_segment(folder: Path, passages: Sequence[StoredPassage], vectors: np.ndarray, ann_from: int) -> None:
@@ -249,7 +252,7 @@ class Segment:
         params = faiss.SearchParametersIVF()
         vector = np.ascontiguousarray(query[None, :], dtype=np.float32)
         nlist = self._index.nlist
-        wanted = search.compared(self.count, nlist)
+        wanted = search.compared(self.count, nlist, filtered=allowed is not None)
         if allowed is None:
             params.nprobe = min(nlist, math.ceil(wanted * nlist / self.count))
             similarities, positions = self._index.search(vector, search.candidates, params=params)
