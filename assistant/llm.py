@@ -162,7 +162,8 @@ class ServerModel:
 def model_path(settings: Settings) -> Path:
     """The GGUF to load: a bundled model (verified) or a configured path."""
     if settings.llm_model in BUNDLED_MODELS:
-        return bundled_model_path(settings.llm_model, settings.model_cache)
+        layout = None if settings.llm_layout == "shipped" else settings.llm_layout
+        return bundled_model_path(settings.llm_model, settings.model_cache, layout)
     path = Path(settings.llm_model)
     if not path.is_file():
         known = ", ".join(BUNDLED_MODELS)

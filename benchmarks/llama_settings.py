@@ -5,7 +5,10 @@ size the assistant sends: the fixed system prompt, four evidence lines, a questi
 cached) and warm (the system prompt already read, as for every question after the first), and
 prints prompt-reading and writing tokens/s per variant:
 
-    python benchmarks/llama_settings.py [--model qwen2.5-coder-1.5b] [--repeat 3]
+    python benchmarks/llama_settings.py [--model qwen2.5-coder-1.5b] [--layout q4_0 --layout shipped] [--repeat 3]
+
+Each weight layout (the file as shipped, or rewritten by llama.cpp: see assistant/bundled_model.py)
+is timed under every variant.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from assistant.answering import SYSTEM_PROMPT
-from assistant.bundled_model import bundled_model_path
+from assistant.bundled_model import LAYOUTS, bundled_model_path
 from shopfloor.settings import load_settings
 
 LINES = [
@@ -56,20 +60,27 @@ def _time(llm: Any, messages: list[dict[str, str]]) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    from llama_cpp import Llama
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--layout", action="append", choices=["shipped", *LAYOUTS], help="default: both")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     settings = load_settings(llm_model=args.model)
-    path = bundled_model_path(args.model, settings.model_cache)
-    print(f"model {path.name}, {settings.threads} threads")
+    for layout in args.layout or ["shipped", *LAYOUTS]:
+        path = bundled_model_path(args.model, settings.model_cache, None if layout == "shipped" else layout)
+        print(f"model {path.name}, {settings.threads} threads")
+        _time_variants(path, settings.threads, args.repeat)
+
+
+def _time_variants(path: Path, threads: int, repeat: int) -> None:
+    from llama_cpp import Llama
+
     for name, options in VARIANTS.items():
-        llm = Llama(model_path=str(path), n_ctx=2048, n_threads=settings.threads, verbose=False, **options)
+        llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, verbose=False, **options)
         prompt_tokens = len(llm.tokenize(str(_messages(QUESTIONS[0])).encode()))
         cold, warm, writing = [], [], []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             for question in QUESTIONS:
                 llm.reset()
                 first, after, written = _time(llm, _messages(question))

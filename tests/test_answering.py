@@ -12,7 +12,7 @@ import pytest
 from assistant.answering import NOT_FOUND, Answer, Assistant, Turn, prompt_prefix
 from assistant.bundled_model import BUNDLED_MODELS, BundledModel, bundled_model_path
 from assistant.gaps import GapLog
-from assistant.llm import FirstStep, Message
+from assistant.llm import FirstStep, Message, model_path
 from assistant.service import open_assistant
 from shopfloor.errors import ShopfloorError
 from shopfloor.settings import load_settings
@@ -153,12 +153,34 @@ def test_a_verification_record_cut_short_means_checking_again_not_a_crash(llm_se
     assert json.loads(sidecar.read_text())["sha256"] == BUNDLED_MODELS["qwen2.5-coder-1.5b"].sha256
 
 
+def test_the_bundled_model_is_rewritten_once_in_the_layout_the_cpu_reads_fastest(llm_settings) -> None:
+    """The default layout is written by llama.cpp from the verified file, recorded against it,
+    and reused; a record that does not match the file means writing it again."""
+    from llama_cpp import Llama
+
+    path = model_path(llm_settings)
+    source = BUNDLED_MODELS["qwen2.5-coder-1.5b"]
+    assert path.name == source.file_name.removesuffix(".gguf") + ".q4_0.gguf"
+    sidecar = path.with_name(path.name + ".verified.json")
+    assert json.loads(sidecar.read_text())["from"] == source.sha256
+    vocabulary = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    assert vocabulary.metadata["general.file_type"] == "2", "llama.cpp's Q4_0"
+    written = path.stat().st_mtime_ns
+    assert model_path(llm_settings) == path and path.stat().st_mtime_ns == written, "written once"
+    sidecar.write_text('{"sha256": "d1')  # a crash mid-write
+    assert model_path(llm_settings) == path
+    assert json.loads(sidecar.read_text())["from"] == source.sha256
+    assert path.stat().st_mtime_ns != written, "written again"
+    shipped = model_path(llm_settings.model_copy(update={"llm_layout": "shipped"}))
+    assert shipped.name == source.file_name
+
+
 def test_an_openai_compatible_server_can_answer_instead(llm_settings, embedder, tmp_path: Path) -> None:
     """A plant can move the LLM to a shared server: `shopfloor llm-server`, llama.cpp's own
     OpenAI-compatible one."""
     from ui.processes import llm_server
 
-    model = bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache)
+    model = model_path(llm_settings)
     with llm_server(tmp_path, SHOPFLOOR_LLM_MODEL=str(model)) as url:
         settings = llm_settings.model_copy(update={"llm_url": url})
         answer = open_assistant(settings, embedder=embedder).ask("What torque for the ram guide bolts?")
@@ -173,7 +195,7 @@ def test_an_ingest_asks_the_open_topics_again_with_the_llm(llm_settings, tmp_pat
     from ui.cli import app
 
     home = tmp_path / "home"  # this test's own index and gap log, the session's assembled model
-    bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache)
+    model_path(llm_settings)
     (home / "models").mkdir(parents=True)
     for file in llm_settings.model_cache.iterdir():
         (home / "models" / file.name).symlink_to(file)

@@ -460,7 +460,7 @@ def test_a_terminal_in_german_asks_in_german_and_reads_the_manuals_own_lines(ser
 
 
 @pytest.fixture(scope="module")
-def corpus_server(tmp_path_factory, embedder):
+def corpus_server(llm_settings, tmp_path_factory, embedder):
     """The real app over a real manual nobody here wrote (the LinuxCNC integrator manual)."""
     from indexes.store import IndexStore
     from ingest.pipeline import IngestRun
@@ -468,6 +468,8 @@ def corpus_server(tmp_path_factory, embedder):
     from tests.conftest import CORPUS
 
     home = tmp_path_factory.mktemp("corpus-home")
+    llm_settings.model_cache.mkdir(parents=True, exist_ok=True)  # the session's model, assembled and rewritten once
+    (home / "models").symlink_to(llm_settings.model_cache, target_is_directory=True)
     settings = load_settings(home=home, index_dir=home / "index")
     IngestRun(settings, IndexStore(settings.index_path), embedder=embedder).run([CORPUS / "LinuxCNC_Integrator.pdf"])
     with _serving(settings) as base:

@@ -112,8 +112,8 @@ def llm_server(
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
 ) -> None:
     """Serve the answers' LLM to app servers over an OpenAI-compatible API (their llm_url is
-    http://HOST:PORT/v1): the bundled model, assembled and checked against its SHA-256, or the GGUF
-    file llm_model names, on llama.cpp's server with llm_context and threads.
+    http://HOST:PORT/v1): the bundled model, assembled and checked against its SHA-256 (in
+    llm_layout), or the GGUF file llm_model names, on llama.cpp's server with llm_context and threads.
 
     Questions from many terminals queue and take turns; one never cuts another's answer short.
 
