@@ -219,6 +219,11 @@ class Decision:
         """The model's chance of declining below which it is held to answer, on evidence this strong."""
         return self.insist_strong_below if evidence >= self.strong_evidence else self.insist_below
 
+    def beyond_answer(self, evidence: float) -> bool:
+        """Lines this weak are refused whatever the model writes: neither its answer nor the lines
+        themselves would be shown."""
+        return evidence < min(self.answer_at, self.quote_at)
+
 
 class Assistant:
     """Retrieve, find the evidence, answer, check, cite. One LLM call at a time (llama.cpp is not
@@ -320,6 +325,10 @@ class Assistant:
                 self._decide(answer, None, None, [], quote_at=self.decision.answer_at)
             elif not use_llm or self.llm is None:
                 self._decide(answer, None, None, [])
+            elif self.decision.beyond_answer(answer.signals["evidence"]):
+                # The model is not asked: on a plant PC it reads the lines for 8-15 s before a refusal
+                # that is already certain; the operator hears it as soon as the lines are found.
+                self._decide(answer, None, "the manual's lines are too weak to answer it", [])
             else:
                 streamed = None if translated else on_token  # the operator reads the rendering only
                 # The follow-up's predecessor is in `query`, not in what the model is asked.

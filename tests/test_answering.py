@@ -55,6 +55,20 @@ def test_another_machines_value_is_refused_not_passed_off(assistant: Assistant) 
     assert answer.contexts, "the closest passages are still offered"
 
 
+def test_lines_too_weak_for_any_answer_are_refused_without_waiting_for_the_model(assistant: Assistant) -> None:
+    """Below the answer threshold neither the model's answer nor the lines would be shown: the
+    refusal comes as soon as the lines are found, not after the model has read them."""
+    weak = assistant.ask("who do I call when the forklift battery is flat")
+    assert not weak.answered and weak.answer == "Not found in the manuals."
+    assert weak.signals["evidence"] < assistant.decision.answer_at
+    assert weak.reason == "the manual's lines are too weak to answer it"
+    assert "model" not in weak.signals, "the model was not asked"
+    assert weak.evidence, "the closest lines are still there to read"
+    closer = assistant.ask("how do i reset my badge")
+    assert closer.signals["evidence"] >= assistant.decision.answer_at
+    assert "model" in closer.signals, "on lines that could answer, the model is asked"
+
+
 def test_the_model_says_how_likely_it_was_to_decline_and_can_be_held_to_answer(assistant: Assistant) -> None:
     """The decline is weighed, not obeyed: the chance of its first token is read, and below the
     insist share the model must answer (the check then judges the answer)."""
