@@ -58,6 +58,7 @@ def bundled_model_path(key: str, cache_dir: Path, layout: str | None = None) -> 
     """The verified GGUF file in `cache_dir`, joined from its part packages on first use; with a
     `layout`, that file rewritten in it (once: about half a minute on two cores)."""
     model = BUNDLED_MODELS[key]
+    _sweep_leftovers(cache_dir)
     source = _assembled(model, cache_dir)
     return source if layout is None else _rewritten(source, model, layout)
 
@@ -119,6 +120,29 @@ def _rewritten(source: Path, model: BundledModel, layout: str) -> Path:
     _record_verified(target, digest.hexdigest(), written_from=model.sha256)
     log.info("wrote %s from %s", target, source.name)
     return target
+
+
+def _sweep_leftovers(cache_dir: Path) -> None:
+    """A process killed while joining or rewriting a model leaves its `.partial` file (a gigabyte)
+    behind. Each is named after the process writing it: one whose writer is gone is removed, one a
+    running process may still be writing is kept."""
+    for leftover in cache_dir.glob("*.partial"):
+        writer = leftover.name.removesuffix(".partial").rsplit(".", 1)[-1]
+        if writer.isdigit() and not _running(int(writer)):
+            leftover.unlink(missing_ok=True)
+            log.info("removed %s, left by a process that stopped while writing it", leftover)
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":  # signal 0 is a probe only on POSIX; elsewhere keep the file
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _part_files(model: BundledModel) -> list[Path]:

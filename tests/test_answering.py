@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,24 @@ def test_a_verification_record_cut_short_means_checking_again_not_a_crash(llm_se
     sidecar.write_text('{"sha256": "cc32')  # a crash mid-write
     assert bundled_model_path("qwen2.5-coder-1.5b", llm_settings.model_cache) == path
     assert json.loads(sidecar.read_text())["sha256"] == BUNDLED_MODELS["qwen2.5-coder-1.5b"].sha256
+
+
+def test_a_model_file_left_half_written_by_a_killed_process_is_swept(llm_settings) -> None:
+    """The half-written file of a process that is gone is removed on the next start; the one a
+    running process is writing is not."""
+    cache = llm_settings.model_cache
+    stopped = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    name = BUNDLED_MODELS["qwen2.5-coder-1.5b"].file_name
+    dead = cache / f"{name}.{int(stopped.stdout)}.partial"
+    alive = cache / f"{name}.{os.getpid()}.partial"
+    for leftover in (dead, alive):
+        leftover.write_bytes(b"GGUF" + bytes(1024))
+    try:
+        assert model_path(llm_settings).is_file()
+        assert not dead.exists(), "the killed writer's file is swept"
+        assert alive.exists(), "a file still being written is left alone"
+    finally:
+        alive.unlink(missing_ok=True)
 
 
 def test_the_bundled_model_is_rewritten_once_in_the_layout_the_cpu_reads_fastest(llm_settings) -> None:
