@@ -490,6 +490,11 @@ class Assistant:
         # Checked against the search query: a follow-up ("and how often?") means its predecessor too.
         given = [line_passage(e) for e in answer.evidence]
         reason = unsupported_reason(query, text, lines, titles, given=given)
+        beside = _worded_beside(text, cited, answer.evidence, lines, given) if reason is not None else []
+        if beside:  # cited with the line it was worded from, the answer is checked again
+            cited += beside
+            lines = [line_passage(e, answer.evidence) for e in cited]
+            reason = unsupported_reason(query, text, lines, titles, given=given)
         if reason is None:
             uncited = uncited_sources(text, lines, given)
             cited += [e for e, passage in zip(answer.evidence, given, strict=True) if passage in uncited]
@@ -674,6 +679,20 @@ def _cited(text: str, evidence: list[Evidence]) -> list[Evidence]:
         if holder is not None and holder not in ordered:
             ordered.append(holder)
     return [evidence[n - 1] for n in ordered or [1]]
+
+
+def _worded_beside(
+    text: str, cited: list[Evidence], evidence: list[Evidence], lines: list[Passage], given: list[Passage]
+) -> list[Evidence]:
+    """Lines next to a cited one that the answer takes its words from. Small models cite a line and
+    word the answer from its neighbour: a glossary's term and its definition ("BSFC." / "BSFC is
+    expressed in pounds of fuel ..."), a setting's name and what it does."""
+    worded = uncited_sources(text, lines, given)
+    return [
+        e
+        for e, passage in zip(evidence, given, strict=True)
+        if passage in worded and any(c.passage is e.passage and abs(c.position - e.position) == 1 for c in cited)
+    ]
 
 
 def renumber(text: str, cited: list[Evidence]) -> str:

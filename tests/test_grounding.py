@@ -102,3 +102,43 @@ def test_a_title_word_is_equipment_only_as_written() -> None:
     line = _passage("Ice bridging. A spark plug failure when an engine is cranked in extremely cold weather.")
     question = "plugs wont fire on a cold start, ice on the electrodes, what is that called"
     assert unsupported_reason(question, "Ice bridging [1].", [line], ["LinuxCNC Getting Started"]) is None
+
+
+def test_an_answer_worded_from_the_line_beside_the_one_it_cites_is_checked_with_that_line() -> None:
+    """Measured (FAA glossary, the lines the model was given): asked what BSFC means, it cited the
+    definition and wrote the next line's words. That line is cited too, and the answer then
+    stands; a line of another passage the answer also echoes is not taken for a neighbour."""
+    from assistant.answering import _cited, _worded_beside, line_passage
+    from assistant.evidence import Evidence
+
+    glossary = _passage(
+        "BSFC. Brake specific fuel consumption. A measure of the amount of fuel used for a given amount of power "
+        "produced by a heat engine. BSFC is expressed in pounds of fuel burned per hour for each brake "
+        "horse-power the engine is producing. Buckets."
+    )
+    other = Passage("m", "Fuel burned per hour is logged for each engine run.", chunk_meta(page=9), 0.9, 0.4, 3.0)
+    given_lines = [
+        ("A measure of the amount of fuel used for a given amount of power produced by a heat engine.", glossary, 2),
+        (
+            "BSFC is expressed in pounds of fuel burned per hour for each brake horse-power the engine is producing.",
+            glossary,
+            3,
+        ),
+        ("Fuel burned per hour is logged for each engine run.", other, 0),
+    ]
+    evidence = [
+        Evidence(number, text, "sentence", passage, 0.5, position=position)
+        for number, (text, passage, position) in enumerate(given_lines, start=1)
+    ]
+    question = "what does BSFC mean"
+    answer = (
+        "BSFC is expressed in pounds of fuel burned per hour for each brake horse-power the engine is producing [1]."
+    )
+    cited = _cited(answer, evidence)
+    lines = [line_passage(e, evidence) for e in cited]
+    given = [line_passage(e) for e in evidence]
+    assert unsupported_reason(question, answer, lines, TITLES, given=given) is not None, "as the model cited it"
+    beside = _worded_beside(answer, cited, evidence, lines, given)
+    assert beside == [evidence[1]], "the neighbour it was worded from, not the other passage's line"
+    lines = [line_passage(e, evidence) for e in [*cited, *beside]]
+    assert unsupported_reason(question, answer, lines, TITLES, given=given) is None
