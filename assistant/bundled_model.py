@@ -7,11 +7,13 @@ CPU reads faster is then written from the verified file, once, by llama.cpp itse
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ BUNDLED_MODELS = {
 # multiplied block by block. Measured on a 2-core AVX2 EPYC with the same answer prompts: prompt
 # reading 30 -> 37 tokens/s, writing 8.5 -> 10 (Q4_K_S 34, IQ4_NL 37, Q8_0 30).
 LAYOUTS = {"q4_0": 2}  # llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_0
+_LEFTOVER_IDLE_S = 60.0  # a live writer adds to its file every second or so
 
 
 def bundled_model_path(key: str, cache_dir: Path, layout: str | None = None) -> Path:
@@ -125,12 +128,17 @@ def _rewritten(source: Path, model: BundledModel, layout: str) -> Path:
 def _sweep_leftovers(cache_dir: Path) -> None:
     """A process killed while joining or rewriting a model leaves its `.partial` file (a gigabyte)
     behind. Each is named after the process writing it: one whose writer is gone is removed, one a
-    running process may still be writing is kept."""
+    running process may still be writing is kept. A writer on another host or in another container
+    sharing the folder is invisible here, but it writes without pause: a file written to within
+    the last minute is kept too."""
     for leftover in cache_dir.glob("*.partial"):
         writer = leftover.name.removesuffix(".partial").rsplit(".", 1)[-1]
-        if writer.isdigit() and not _running(int(writer)):
-            leftover.unlink(missing_ok=True)
-            log.info("removed %s, left by a process that stopped while writing it", leftover)
+        if not writer.isdigit() or _running(int(writer)):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # its writer may have just finished it
+            if time.time() - leftover.stat().st_mtime > _LEFTOVER_IDLE_S:
+                leftover.unlink(missing_ok=True)
+                log.info("removed %s, left by a process that stopped while writing it", leftover)
 
 
 def _running(pid: int) -> bool:

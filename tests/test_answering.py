@@ -178,6 +178,7 @@ def test_a_model_file_left_half_written_by_a_killed_process_is_swept(llm_setting
     alive = cache / f"{name}.{os.getpid()}.partial"
     for leftover in (dead, alive):
         leftover.write_bytes(b"GGUF" + bytes(1024))
+        os.utime(leftover, (0, 0))  # untouched for long: its writer is not writing now
     try:
         assert model_path(llm_settings).is_file()
         assert not dead.exists(), "the killed writer's file is swept"
