@@ -19,7 +19,8 @@ from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
 # 4: sections from the PDF outline; labels and running lines that recur are never headings
-CHUNKER_VERSION = "manual-5"
+# 6: titles from the cover's subject, never a code or boilerplate (embedded with every passage)
+CHUNKER_VERSION = "manual-6"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")

@@ -22,6 +22,7 @@ from ingest.cleaning import looks_glued, normalize_text
 from ingest.documents import OutlineEntry, Page, ParsedDocument
 from ingest.ocr import OcrOptions, recover_pages
 from ingest.pdf_fonts import PageType, styled_lines
+from ingest.titles import document_title
 from shopfloor.errors import DocumentError
 
 if TYPE_CHECKING:
@@ -100,14 +101,6 @@ def find_revision(text: str) -> str | None:
     return ", ".join(found) or None
 
 
-def _first_heading(text: str) -> str | None:
-    for line in text.split("\n"):
-        line = line.strip().lstrip("#").strip()
-        if 3 <= len(line) <= 120 and sum(c.isalpha() for c in line) >= 3:
-            return line
-    return None
-
-
 def _decode(path: Path, data: bytes, notices: list[str]) -> str:
     """UTF-8 (or UTF-16 with its mark) as written; anything else by detection (charset-normalizer),
     said in the summary, never garbled in silence."""
@@ -141,7 +134,7 @@ def read_text(path: Path, budget: _Budget | None = None) -> ParsedDocument:
         raise DocumentError(path, "empty file")
     return ParsedDocument(
         path=path,
-        title=_first_heading(text) or path.stem,
+        title=document_title(text[:3000]) or path.stem,
         pages=[Page(None, text)],
         revision=find_revision(text[:3000]),
         notices=notices,
@@ -245,7 +238,7 @@ def _read_pdf(path: Path, ocr: OcrOptions | None, budget: _Budget) -> ParsedDocu
         raise DocumentError(path, "no text on any page")
     front = "\n".join(p.text for p in document.pages[:2])
     document.outline = _outline(reader, count)
-    document.title = _pdf_title(reader) or _first_heading(front) or path.stem
+    document.title = document_title(front, _pdf_title(reader)) or path.stem
     document.revision = find_revision(front)
     return document
 
@@ -313,8 +306,7 @@ def _pdf_title(reader: Any) -> str | None:
         title = (reader.metadata or {}).get("/Title")
     except Exception:
         return None
-    title = re.sub(r"^Microsoft (?:Word|PowerPoint) - ", "", str(title or "")).strip()
-    return title if len(title) >= 3 and not title.lower().endswith((".doc", ".docx", ".pdf")) else None
+    return re.sub(r"^Microsoft (?:Word|PowerPoint) - ", "", str(title or "")).strip() or None
 
 
 def _pdfium_pages(path: Path) -> list[str] | None:
@@ -361,7 +353,7 @@ def read_docx(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     text = normalize_text(text)
     if not text.strip():
         raise DocumentError(path, "document has no text")
-    title = (document.core_properties.title or "").strip() or _first_heading(text) or path.stem
+    title = document_title(text[:3000], document.core_properties.title) or path.stem
     return ParsedDocument(path=path, title=title, pages=[Page(None, text)], revision=find_revision(text[:3000]))
 
 
@@ -449,7 +441,7 @@ def read_html(path: Path, budget: _Budget | None = None) -> ParsedDocument:
     title = soup.title.get_text(strip=True) if soup.title else ""
     return ParsedDocument(
         path=path,
-        title=title or _first_heading(text) or path.stem,
+        title=document_title(text[:3000], title) or path.stem,
         pages=[Page(None, text)],
         revision=find_revision(text[:3000]),
         notices=notices,
