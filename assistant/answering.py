@@ -334,7 +334,7 @@ class Assistant:
                 # The follow-up's predecessor is in `query`, not in what the model is asked.
                 asked = search.corrected if manual == ENGLISH else query
                 try:
-                    self._generate(answer, asked, query, history, streamed, titles)
+                    self._generate(answer, asked, query, history, streamed, (titles, retriever.everyday_word))
                 except LlmUnavailableError as error:  # the question is still answered from the lines, and logged
                     log.error("%s; the manual's lines are shown alone", error)
                     answer.model_unreachable = True
@@ -468,8 +468,10 @@ class Assistant:
         query: str,
         history: Sequence[Turn],
         on_token: Callable[[str], None] | None,
-        titles: set[str],
+        library: tuple[set[str], Callable[[str], bool]],
     ) -> None:
+        """The model's answer to the lines, checked; `library` is the index's titles and its test
+        of an everyday word (for the equipment a question names)."""
         messages = [*prompt_prefix(), Message(role="user", content=user_prompt(question, answer.evidence, history))]
         first_step = FirstStep(insist_below=self.decision.insist(answer.signals.get("evidence", 0.0)))
         pieces: list[str] = []
@@ -489,12 +491,13 @@ class Assistant:
         lines = [line_passage(e, answer.evidence) for e in cited]
         # Checked against the search query: a follow-up ("and how often?") means its predecessor too.
         given = [line_passage(e) for e in answer.evidence]
-        reason = unsupported_reason(query, text, lines, titles, given=given)
+        titles, everyday = library
+        reason = unsupported_reason(query, text, lines, titles, given, everyday)
         beside = _worded_beside(text, cited, answer.evidence, lines, given) if reason is not None else []
         if beside:  # cited with the line it was worded from, the answer is checked again
             cited += beside
             lines = [line_passage(e, answer.evidence) for e in cited]
-            reason = unsupported_reason(query, text, lines, titles, given=given)
+            reason = unsupported_reason(query, text, lines, titles, given, everyday)
         if reason is None:
             uncited = uncited_sources(text, lines, given)
             cited += [e for e, passage in zip(answer.evidence, given, strict=True) if passage in uncited]

@@ -9,7 +9,7 @@ passages are about, and the passages must speak of what was asked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import Stemmer
 
@@ -74,12 +74,20 @@ def numbers_in(text: str) -> set[str]:
 
 
 def unsupported_reason(
-    question: str, answer: str, cited: list[Passage], titles: Iterable[str], given: Sequence[Passage] = ()
+    question: str,
+    answer: str,
+    cited: list[Passage],
+    titles: Iterable[str],
+    given: Sequence[Passage] = (),
+    everyday: Callable[[str], bool] | None = None,
 ) -> str | None:
     """Why the answer is not supported by its cited passages, or None when it is.
 
-    Values, equipment and topic must stand in the passages it cites. Its wording may come from any
-    passage it was `given`: a small model often cites one source and words its answer from two."""
+    Values, equipment and topic must stand in the passages it cites. Equipment is what the question
+    names of the documents' `titles`: their model codes, and their words the library does not use
+    `everyday` (a title that reads "AIR COMPRESSOR, 5.1 CFM DIESEL ENGINE DRIVEN" makes no machine of
+    "engine"). Its wording may come from any passage it was `given`: a small model often cites one
+    source and words its answer from two."""
     if not cited:
         return "the answer cites no passage"
     support = passages_text(cited)
@@ -88,7 +96,11 @@ def unsupported_reason(
         return f"values not in the cited passages: {', '.join(sorted(missing_numbers))}"
     support_words = _words(support)
     # Equipment is matched as written: stemmed, "starting" in a title would make "start" a machine.
-    equipment = _content_words(question) & set().union(*(_content_words(t) for t in titles))
+    equipment = {
+        word
+        for word in _content_words(question) & set().union(*(_content_words(t) for t in titles))
+        if everyday is None or any(c.isdigit() for c in word) or not everyday(word)
+    }
     if equipment and not equipment & _content_words(support):
         return f"the cited passages are not about {', '.join(sorted(equipment))}"
     asked = _words(question) - {_STEM(w) for w in equipment}

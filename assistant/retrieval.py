@@ -129,6 +129,7 @@ class HybridRetriever:
         self._masks_lock = threading.Lock()
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None = None
         self._names: dict[str, set[str]] = {}  # a question word -> the documents naming it (empty: no name)
+        self._everyday: dict[str, bool] = {}  # a title word -> whether other documents use it freely
 
     def correct_typos(self, query: str) -> str:
         """Replace words the manuals never use with the closest word they do use ("hydralic")."""
@@ -263,6 +264,19 @@ class HybridRetriever:
                 self._names.clear()
             self._names[key] = set(holders) if named else set()
         return self._names[key]
+
+    def everyday_word(self, word: str) -> bool:
+        """Whether the passages of more than a few documents hold `word` though their titles do not
+        name it: an everyday word of some manual's title ("engine", "blade", "set"), not the name of
+        its equipment ("forklift", "lathe"), which the other manuals seldom write."""
+        key = word.lower()
+        if key not in self._everyday:
+            titled = {d for d, r in self.snapshot.manifest.documents.items() if key in str(r.title).lower()}
+            others = set(self._documents_holding(key)) - titled
+            if len(self._everyday) > _KEPT_NAMES:
+                self._everyday.clear()
+            self._everyday[key] = len(others) > max(1, len(self.snapshot.manifest.documents) // 20)
+        return self._everyday[key]
 
     def _documents_holding(self, word: str) -> dict[str, int]:
         """The live documents whose passages hold a word (as BM25 indexes it), each with the

@@ -34,6 +34,16 @@ def test_codes_and_typos_are_found(sample_index: Path, embedder) -> None:
     assert retriever.correct_typos("hydralic oil temprature") == "hydraulic oil temperature"
 
 
+def test_a_title_word_other_manuals_use_freely_is_everyday_and_a_machine_name_is_not(
+    sample_index: Path, embedder
+) -> None:
+    """The hydraulic press's title word "press" is in every manual's "press RESET"; "lathe" and
+    "forklift" are written by their own manuals alone."""
+    retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
+    assert retriever.everyday_word("press") and retriever.everyday_word("maintenance")
+    assert not retriever.everyday_word("lathe") and not retriever.everyday_word("forklift")
+
+
 def test_eval_command_reports_the_three_retrieval_modes(sample_index: Path) -> None:
     from typer.testing import CliRunner
 
