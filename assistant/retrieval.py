@@ -270,13 +270,15 @@ class HybridRetriever:
         name it: an everyday word of some manual's title ("engine", "blade", "set"), not the name of
         its equipment ("forklift", "lathe"), which the other manuals seldom write."""
         key = word.lower()
-        if key not in self._everyday:
+        known = self._everyday.get(key)
+        if known is None:  # terminals ask at once: the value is returned as computed, never re-read
             titled = {d for d, r in self.snapshot.manifest.documents.items() if key in str(r.title).lower()}
             others = set(self._documents_holding(key)) - titled
+            known = len(others) > max(1, len(self.snapshot.manifest.documents) // 20)
             if len(self._everyday) > _KEPT_NAMES:
                 self._everyday.clear()
-            self._everyday[key] = len(others) > max(1, len(self.snapshot.manifest.documents) // 20)
-        return self._everyday[key]
+            self._everyday[key] = known
+        return known
 
     def _documents_holding(self, word: str) -> dict[str, int]:
         """The live documents whose passages hold a word (as BM25 indexes it), each with the
