@@ -96,14 +96,12 @@ def unsupported_reason(
         return f"values not in the cited passages: {', '.join(sorted(missing_numbers))}"
     support_words = _words(support)
     # Equipment is matched as written: stemmed, "starting" in a title would make "start" a machine.
-    equipment = {
-        word
-        for word in _content_words(question) & set().union(*(_content_words(t) for t in titles))
-        if everyday is None or any(c.isdigit() for c in word) or not everyday(word)
-    }
+    named = _content_words(question) & set().union(*(_content_words(t) for t in titles))
+    equipment = {w for w in named if everyday is None or any(c.isdigit() for c in w) or not everyday(w)}
     if equipment and not equipment & _content_words(support):
         return f"the cited passages are not about {', '.join(sorted(equipment))}"
-    asked = _words(question) - {_STEM(w) for w in equipment}
+    # What was asked, beyond what it was asked about: the title words are left out, everyday or not.
+    asked = _words(question) - {_STEM(w) for w in named}
     if asked and not asked & support_words:
         return "the cited passages do not mention what was asked"
     for value in sorted(numbers_in(answer) - _numbers(question)):
