@@ -20,7 +20,9 @@ from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
 # 4: sections from the PDF outline; labels and running lines that recur are never headings
 # 6: titles from the cover's subject, never a code or boilerplate (embedded with every passage)
-CHUNKER_VERSION = "manual-6"
+# 7: no front matter, callouts, captions, contents entries or wrapped text as sections; wrapped
+#    titles joined; numbered paragraph titles ("4-26. Engine Air Cleaner Assembly") in body type
+CHUNKER_VERSION = "manual-7"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -32,6 +34,23 @@ _BULLET = re.compile(r"^[-•*▪●◦‣∙]\s*\S")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 _MAX_SECTION_CHARS = 150
+_MAX_HEADING_CHARS = 90
+_PEERS_HOLD = 0.1  # the share of a document the peers of a front-matter heading hold at most
+_WRAPPED_LINES = 3  # a heading wraps over at most this many lines; more in a row are a figure's callouts
+# A figure's caption ("Figure 4-35. Plug, Replace", "Fig. 2", "Figura 1 – Desenho em Corte").
+_CAPTION = re.compile(
+    r"^(?:Figure|Fig\.?|Figura|Abbildung|Abb\.?)\s*(?:[A-Z]-?)?\d+[A-Za-z]?(?:[-.]\d+[A-Za-z]?)*\b", re.IGNORECASE
+)
+# A numbered paragraph's title as military and many industrial manuals set it, in body type
+# ("4-26. Engine Air Cleaner Assembly."): the section a maintenance procedure is filed under.
+_PARAGRAPH_TITLE = re.compile(r"^\d{1,2}-\d{1,3}\.\s+([A-Z][A-Za-z0-9 ,/&()'’–—-]{2,70}?)\.?$")
+# A line that opens a numbered title of its own, never the wrapped end of the one above it.
+_NUMBERED_TITLE = re.compile(
+    r"^(?:\d|(?i:chapter|section|part|appendix|table|tabela|tabla|tabelle|tableau)\s+(?:\d|[IVX]+\b))"
+)
+# Words a line of running text may break after, but no sentence or heading ends with.
+_CONNECTORS = frozenset("a an and or of the to for with in on at by from as than".split())
+_CONTINUED = re.compile(r"\s*(?:[-–—]\s*continued|\(cont(?:inued|['’]d|\.)?\))\.?\s*$", re.IGNORECASE)
 _RECURRING = 3  # a line found this often in one document is a label or running line, not a heading
 
 
@@ -77,7 +96,7 @@ def heading_level(line: str) -> tuple[int, str] | None:
     """(level, title) when a line is a heading, else None."""
     if m := _MD_HEADING.match(line):
         return len(m.group(1)), m.group(2)
-    if len(line) > 90 or line.endswith((".", ",", ";", ":")):
+    if len(line) > _MAX_HEADING_CHARS or line.endswith((".", ",", ";", ":")):
         return None
     if _CHAPTER.match(line):
         return 1, line
@@ -100,15 +119,20 @@ def _key(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
+# Headings found in a document: line index -> (level, title).
+_Found = dict[int, tuple[int, str]]
+
+
 class Headings:
     """Which lines open a section.
 
     A PDF's own outline (its bookmarks), where it has one, is what the author called a section:
     a line that matches a bookmark's title on its page opens it, and a bookmark whose title is not
     in the page's text opens at the top of the page. No other line is then a heading. Without an
-    outline, a line is a heading by its shape (heading_level), unless it recurs: a line found three
-    times or more in a document is a running header ("Everlasting Company") or a label
-    ("CORRECTIVE ACTION" before each remedy of a troubleshooting table), never a section."""
+    outline, a line is a heading by its type or shape (heading_level), unless it recurs: a line
+    found three times or more in a document is a running header ("Everlasting Company") or a label
+    ("CORRECTIVE ACTION" before each remedy of a troubleshooting table), never a section. On PDF
+    pages the headings are then read as a whole (see _join_wrapped, _without_whole_document)."""
 
     def __init__(self, lines: list[_Line], outline: list[OutlineEntry], title: str = "") -> None:
         self._title = _key(title)
@@ -118,7 +142,18 @@ class Headings:
         counts = Counter(_key(ln.text) for ln in lines if ln.text)
         self._recurring = {key for key, n in counts.items() if n >= _RECURRING}
         self._in_text = {(ln.page, _key(ln.text)) for ln in lines if ln.text}
+        # Numbered paragraph titles in body type rank below every heading type of the document
+        # (where it tells no type: with the all-caps titles, below any numbered level).
+        types = {id(ln.styled): ln.styled for ln in lines if ln.styled}.values()
+        self._paragraph_level = 1 + max((lv for styled in types for lv in styled.values()), default=6)
         self._page: int | None = None
+        found = {i: h for i, ln in enumerate(lines) if ln.text and (h := self._level(ln)) is not None}
+        self._wrapped: set[int] = set()
+        if not outline:
+            found = {i: h for i, h in found.items() if not _continues_text(lines, i, found)}
+            found, self._wrapped = _join_wrapped(lines, found)
+            found = _without_whole_document(lines, found)
+        self._found = found
 
     def before(self, line: _Line) -> list[tuple[int, str]]:
         """Bookmarks of a new page whose titles its text does not hold: they open at its top."""
@@ -131,7 +166,15 @@ class Headings:
             if (line.page, _key(e.title)) not in self._in_text
         ]
 
-    def level(self, line: _Line) -> tuple[int, str] | None:
+    def at(self, index: int) -> tuple[int, str] | None:
+        """(level, title) when the line at `index` opens a section."""
+        return self._found.get(index)
+
+    def wrapped(self, index: int) -> bool:
+        """Whether the line at `index` is the wrapped end of the heading above it."""
+        return index in self._wrapped
+
+    def _level(self, line: _Line) -> tuple[int, str] | None:
         key = _key(line.text)
         if self._outline:
             entry = next((e for e in self._outline.get(line.page or 0, []) if _title_matches(e.title, key)), None)
@@ -140,9 +183,128 @@ class Headings:
             return heading_level(line.text)
         if not key or key in self._recurring or (len(key) >= 4 and key in self._title and key != self._title):
             return None  # a label, a running line, or a piece of the document's title wrapped over lines
-        if line.styled is not None:
-            return _styled_heading(line, key)
-        return heading_level(line.text)
+        if _CAPTION.match(line.text):
+            return None  # a figure's caption stands below the figure, not above what follows
+        if " ... " in line.text:
+            return None  # a contents entry (its dot leader, normalised), not the section itself
+        if line.text.count("(") != line.text.count(")"):
+            return None  # the wrapped end or start of a longer line ("Purifier)")
+        if (m := _PARAGRAPH_TITLE.match(line.text)) and _title_like(m.group(1)):
+            return self._paragraph_level, _without_continued(line.text).rstrip(".")
+        found = _styled_heading(line, key) if line.styled is not None else heading_level(line.text)
+        return None if found is None else (found[0], _without_continued(found[1]))
+
+
+def _continues_text(lines: list[_Line], index: int, found: _Found) -> bool:
+    """Whether a PDF line is the wrapped end of the text line above it, which breaks off on a word
+    that cannot end a sentence ("f. Replace (Intercooler to" / "Separator Line")."""
+    if not _by_type_or_shape(lines[index]):
+        return False
+    above = next((j for j in range(index - 1, -1, -1) if lines[j].text), None)
+    if above is None or above in found or lines[above].page != lines[index].page:
+        return False
+    last = lines[above].text.rsplit(" ", 1)[-1]  # running text breaks on small words; "to ON" ends
+    return last in _CONNECTORS or lines[above].text.endswith(",")
+
+
+def _join_wrapped(lines: list[_Line], found: _Found) -> tuple[_Found, set[int]]:
+    """Headings of a PDF page that follow each other at one level, with no text between: two or
+    three are one title wrapped over lines ("CHAPTER 1" / "INTRODUCTORY INFORMATION WITH" /
+    "THEORY OF OPERATION") unless a line opens a numbered title of its own ("Tabela 3 – ...");
+    more are the callouts of a figure ("PRIMARY", "FUEL FILTER", "SECONDARY", ...), none of them
+    a section. Returns the headings and the lines that continue a wrapped title."""
+    joined = dict(found)
+    wrapped: set[int] = set()
+    for run in _heading_runs(lines, found):
+        if len(run) > _WRAPPED_LINES:
+            for i in run:
+                del joined[i]
+            continue
+        titles: list[list[int]] = []
+        for i in run:
+            if titles and not _NUMBERED_TITLE.match(lines[i].text):
+                titles[-1].append(i)
+            else:
+                titles.append([i])
+        for title in titles:
+            text = " ".join(found[i][1] for i in title)
+            if len(title) > 1 and len(text) <= _MAX_HEADING_CHARS:
+                joined[title[0]] = (found[title[0]][0], text)
+                for i in title[1:]:
+                    del joined[i]
+                    wrapped.add(i)
+    return joined, wrapped
+
+
+def _heading_runs(lines: list[_Line], found: _Found) -> Iterator[list[int]]:
+    """Runs of two or more PDF headings of one level on one page, no other text line between them."""
+    run: list[int] = []
+    for i, line in enumerate(lines):
+        if not line.text:
+            continue
+        same = bool(run) and i in found and found[i][0] == found[run[0]][0] and line.page == lines[run[0]].page
+        if same and _by_type_or_shape(line):
+            run.append(i)
+            continue
+        if len(run) > 1:
+            yield run
+        run = [i] if i in found and _by_type_or_shape(line) else []
+    if len(run) > 1:
+        yield run
+
+
+def _without_whole_document(lines: list[_Line], found: _Found) -> _Found:
+    """Without the PDF headings whose section would hold more than half of the document's text
+    while their peers (the other headings of their level) hold little of it: a front-matter
+    heading set in the largest type ("HOW TO USE THIS MANUAL", its peers the contents pages) or a
+    cover line above every chapter is no section of the manual; it would head the path of nearly
+    every passage. Dropping one lengthens the sections of its peers, so it is asked again until
+    none is left; a last chapter that holds most of a manual has chapters for peers and stays."""
+    text_before = [0]
+    for line in lines:
+        text_before.append(text_before[-1] + bool(line.text))
+    total = text_before[-1]
+    kept = dict(found)
+    while True:
+        ends = _section_ends(kept, len(lines))
+        held = {i: text_before[ends[i]] - text_before[i] for i in kept}
+        per_level: Counter[int] = Counter()
+        for i, (level, _) in kept.items():
+            per_level[level] += held[i]
+        whole = [
+            i
+            for i, (level, _) in kept.items()
+            if _by_type_or_shape(lines[i]) and held[i] > total / 2 and per_level[level] - held[i] < total * _PEERS_HOLD
+        ]
+        if not whole:
+            return kept
+        for i in whole:
+            del kept[i]
+
+
+def _section_ends(found: _Found, count: int) -> dict[int, int]:
+    """Where each heading's section ends: at the next heading of its level or above, else at the
+    end of the document (`count` lines). One pass from the end, with the open headings on a stack."""
+    ends: dict[int, int] = {}
+    later: list[tuple[int, int]] = []  # (level, line) of the headings below, nearest last
+    for i in sorted(found, reverse=True):
+        level = found[i][0]
+        while later and later[-1][0] > level:
+            later.pop()
+        ends[i] = later[-1][1] if later else count
+        later.append((level, i))
+    return ends
+
+
+def _by_type_or_shape(line: _Line) -> bool:
+    """A heading a PDF page's type or shape suggests, not one its author marked up ("# Title")."""
+    return line.page is not None and not _MD_HEADING.match(line.text)
+
+
+def _without_continued(title: str) -> str:
+    """A heading repeated on the next page ("STEER FORKLIFT - CONTINUED", "4-26. Engine Air
+    Cleaner Assembly (Cont).") names the same section as the first."""
+    return _CONTINUED.sub("", title) or title
 
 
 def _title_matches(title: str, key: str) -> bool:
@@ -160,7 +322,7 @@ def _styled_heading(line: _Line, key: str) -> tuple[int, str] | None:
     text = line.text
     assert line.styled is not None
     level = line.styled.get(key)
-    if level is None or len(text) > 90 or len(text.split()) > 12 or text.endswith((".", ",", ";", ":")):
+    if level is None or len(text) > _MAX_HEADING_CHARS or len(text.split()) > 12 or text.endswith((".", ",", ";", ":")):
         return None
     if _is_table_row(text) or _SAFETY.match(text) or _BULLET.match(text) or text[:1].islower():
         return None  # a row, a notice, a list item, or the wrapped end of a bold sentence
@@ -185,7 +347,7 @@ def _is_table_row(line: str) -> bool:
 def _units(lines: list[_Line], headings: Headings) -> Iterator[_Unit]:
     sections = _Sections()
     unit: _Unit | None = None
-    for line in lines:
+    for index, line in enumerate(lines):
         text = line.text
         for entered in headings.before(line):
             sections.enter(*entered)
@@ -196,7 +358,9 @@ def _units(lines: list[_Line], headings: Headings) -> Iterator[_Unit]:
             continue
         if _TABLE_RULE.match(text):
             continue
-        if (heading := headings.level(line)) is not None:
+        if headings.wrapped(index):
+            continue
+        if (heading := headings.at(index)) is not None:
             if unit is not None:
                 yield unit
             unit = None

@@ -10,6 +10,7 @@ import pytest
 from indexes.embedding import TokenCounter
 from ingest.chunking import chunk_document, chunk_pages
 from ingest.documents import Chunk, Page
+from ingest.pdf_fonts import line_key
 from ingest.readers import read_document
 from shopfloor.settings import load_settings
 from tests.conftest import CORPUS, needs_corpus
@@ -109,3 +110,98 @@ def test_glossary_entries_bookmarked_one_by_one_stay_text(count) -> None:
     chunks = _chunks(CORPUS / "FAA-H-8083-32B_AMT_Powerplant_Glossary.pdf", count)
     assert _section_of(chunks, "Absolute pressure controller") == "Glossary > A"
     assert all(len(c.section) < 40 for c in chunks)
+
+
+def _army_manual(folder: Path) -> Path:
+    """Pages set like the Army forklift and compressor manuals: front matter whose heading is set
+    larger than any chapter's, chapter titles wrapped over lines, a figure's callouts in a heading
+    type, numbered paragraph titles in body type (continued on the next page), a figure caption,
+    and a bold line that is the wrapped end of the body line above it."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+
+    def line(text: str, style: str = "", size: int = 10) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+
+    pdf.add_page()
+    line("FORKLIFT, ROUGH TERRAIN, 6000 LB", "B", 22)
+    pdf.add_page()
+    line("HOW TO USE THIS MANUAL", "B", 18)
+    line("This manual is written in chapters and numbered paragraphs.")
+    parts = ("filter element", "drain valve", "gasket", "clamp", "hose", "cover", "bracket", "sensor")
+    for chapter, title, wrapped, paragraphs in (
+        (1, "INTRODUCTORY INFORMATION WITH", "THEORY OF OPERATION", ("1-1. Fuel System.", "1-2. Cooling System.")),
+        (2, "OPERATOR MAINTENANCE", "INSTRUCTIONS", ("2-1. Engine Air Cleaner Assembly.", "2-2. Crankcase Oil.")),
+        (3, "SUPPORTING", "INFORMATION", ("3-1. Lubrication Chart.", "3-2. Tools and Parts.")),
+    ):
+        pdf.add_page()
+        line(f"CHAPTER {chapter}", "B", 14)
+        line(title, "B", 14)
+        line(wrapped, "B", 14)
+        for paragraph in paragraphs:
+            if paragraph is paragraphs[1]:
+                pdf.add_page()
+            line(paragraph)
+            for step, part in enumerate(parts):
+                line(f"({step + 1}) In {paragraph[:4]} inspect the {part} of the {paragraph[5:-1].lower()}.")
+        if chapter == 2:
+            for callout in ("PRIMARY", "FUEL FILTER", "SECONDARY", "TRANSFER PUMP", "INJECTOR"):
+                line(callout, "B", 12)
+            line("Figure 2-4. Crankcase Oil Fill", "B")
+            line("f. Replace the breather line from the intercooler to the")
+            line("Separator Line", "B")
+            line("g. Replace the line (from the final separator to the")
+            line("Purifier)", "B")
+            pdf.add_page()
+            line("2-2. Crankcase Oil (Cont).")
+            line("Torque the cover bolts to 25 lb-ft and check the oil level again.")
+    path = folder / "army.pdf"
+    pdf.output(str(path))
+    return path
+
+
+def test_an_army_manual_gets_chapters_and_paragraphs_not_front_matter_callouts_or_captions(
+    tmp_path: Path, count
+) -> None:
+    chunks = _chunks(_army_manual(tmp_path), count)
+    sections = {c.section for c in chunks}
+    assert not any("HOW TO USE" in s for s in sections), "front matter set large heads no chapter"
+    assert _section_of(chunks, "Torque the cover bolts") == (
+        "CHAPTER 2 OPERATOR MAINTENANCE INSTRUCTIONS > 2-2. Crankcase Oil"
+    ), "a wrapped chapter title is one title; a continued paragraph keeps its section"
+    assert _section_of(chunks, "inspect the hose of the cooling system") == (
+        "CHAPTER 1 INTRODUCTORY INFORMATION WITH THEORY OF OPERATION > 1-2. Cooling System"
+    )
+    for junk in ("PRIMARY", "INJECTOR", "Figure 2-4", "Separator Line", "Purifier"):
+        assert not any(junk in s for s in sections), f"{junk!r} is a callout, a caption or wrapped text"
+        assert any(junk in c.text for c in chunks), f"{junk!r} stays text"
+
+
+@needs_corpus
+def test_contents_lines_and_a_line_over_the_whole_manual_are_no_sections(count) -> None:
+    chunks = _chunks(CORPUS / "FBBombas_FBE_gear_pump_manual_tecnico_PT.pdf", count)
+    sections = {c.section for c in chunks}
+    assert not any(" ... " in s for s in sections), "a contents entry is no section"
+    assert not any(s.startswith("Série: FBE") for s in sections), "a line above every page is no section"
+    assert _section_of(chunks, "Medidas em milímetros").endswith("6. Dimensional"), "numbered titles stay"
+
+
+def test_a_last_chapter_holding_most_of_a_manual_stays_a_section(count) -> None:
+    """Only a heading whose peers hold little (front matter) is dropped for covering the manual:
+    chapters of 5, 15, 10 and 60 % keep their titles, and "ON" ending a line is no wrapped text."""
+    chapters = {1: "CHAPTER 1 GENERAL", 2: "CHAPTER 2 OPERATION", 4: "CHAPTER 3 STORAGE", 5: "CHAPTER 4 MAINTENANCE"}
+    pages = []
+    for n in range(1, 11):
+        lines = [f"Step {n}: set the ignition switch to ON"] if n == 4 else []
+        if n in chapters:
+            lines.append(chapters[n])
+        lines += [f"Inspect item {n}-{i} and record the reading in the log book." for i in range(6)]
+        styled = {line_key(chapters[n]): 1} if n in chapters else {}
+        pages.append(Page(n, "\n".join(lines), styled=styled))
+    chunks = chunk_pages(pages, 200, count)
+    assert _section_of(chunks, "item 9-3") == "CHAPTER 4 MAINTENANCE"
+    assert _section_of(chunks, "item 2-3") == "CHAPTER 2 OPERATION"
+    assert _section_of(chunks, "item 4-3") == "CHAPTER 3 STORAGE", "a heading after a line ending in ON"
