@@ -334,7 +334,7 @@ class Assistant:
                 # The follow-up's predecessor is in `query`, not in what the model is asked.
                 asked = search.corrected if manual == ENGLISH else query
                 try:
-                    self._generate(answer, asked, query, history, streamed, (titles, retriever.everyday_word))
+                    self._generate(answer, asked, query, history, streamed, titles, retriever)
                 except LlmUnavailableError as error:  # the question is still answered from the lines, and logged
                     log.error("%s; the manual's lines are shown alone", error)
                     answer.model_unreachable = True
@@ -468,10 +468,11 @@ class Assistant:
         query: str,
         history: Sequence[Turn],
         on_token: Callable[[str], None] | None,
-        library: tuple[set[str], Callable[[str], bool]],
+        titles: set[str],
+        retriever: HybridRetriever,
     ) -> None:
-        """The model's answer to the lines, checked; `library` is the index's titles and its test
-        of an everyday word (for the equipment a question names)."""
+        """The model's answer to the lines, checked against them, the index's `titles` and its
+        `retriever`'s everyday words (for the equipment a question names)."""
         messages = [*prompt_prefix(), Message(role="user", content=user_prompt(question, answer.evidence, history))]
         first_step = FirstStep(insist_below=self.decision.insist(answer.signals.get("evidence", 0.0)))
         pieces: list[str] = []
@@ -491,7 +492,7 @@ class Assistant:
         lines = [line_passage(e, answer.evidence) for e in cited]
         # Checked against the search query: a follow-up ("and how often?") means its predecessor too.
         given = [line_passage(e) for e in answer.evidence]
-        titles, everyday = library
+        everyday = retriever.everyday_word
         reason = unsupported_reason(query, text, lines, titles, given, everyday)
         beside = _worded_beside(text, cited, answer.evidence, lines, given) if reason is not None else []
         if beside:  # cited with the line it was worded from, the answer is checked again
@@ -554,11 +555,12 @@ class _Shown:
 
 def _naming_filter(retriever: HybridRetriever, query: str, filters: Filters | None) -> Filters | None:
     """A question naming a product or maker that the manuals write as a name ("doall 1612 motor hp",
-    "e-stop chain in linuxcnc") is searched in the manuals that name it: measured, the closest
-    lines otherwise came from another machine's manual (a pump's motor table for the DoALL saw; a
-    3D printer's end stops for LinuxCNC) and the model answered from them."""
+    "e-stop chain in linuxcnc"), or a machine by its model code ("oil for the 6k", "mep-802a"), is
+    searched in the manuals that name it: measured, the closest lines otherwise came from another
+    machine's manual (a pump's motor table for the DoALL saw; a 3D printer's end stops for
+    LinuxCNC; the compressor's oil change for the generator) and the model answered from them."""
     naming: set[str] = set()
-    for word in set(re.findall(r"[A-Za-z][A-Za-z0-9]{3,}", query)):
+    for word in set(re.findall(r"[A-Za-z0-9]{2,}", query)):
         naming |= retriever.documents_naming(word)
     if filters and filters.doc_ids:
         naming &= filters.doc_ids

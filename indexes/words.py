@@ -6,6 +6,7 @@ questions with the same ones, so the two can never disagree.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +22,25 @@ STOPWORDS = frozenset(
 )
 
 Stem = Callable[[str], str]
+
+
+def english_word(word: str) -> bool:
+    """Whether a lower-case word is English as people write it (160,000 words, pyspellchecker's
+    list; "dont" for "don't"). Such a word is never a typo, even where no manual writes it."""
+    words = _english_words()
+    return word in words or (word.endswith("nt") and f"{word[:-1]}'t" in words)
+
+
+def preload_english_words() -> None:
+    """Read the word list now (0.2 s), not during the first question."""
+    _english_words()
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker(language="en").word_frequency.dictionary)
 
 
 def english_stemmer() -> Stem:

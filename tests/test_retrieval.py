@@ -34,6 +34,19 @@ def test_codes_and_typos_are_found(sample_index: Path, embedder) -> None:
     assert retriever.correct_typos("hydralic oil temprature") == "hydraulic oil temperature"
 
 
+def test_an_english_word_is_no_typo_and_a_compound_is_split_as_the_manuals_write_it(
+    sample_index: Path, embedder
+) -> None:
+    """The manuals' closest words would turn "grinding" into "finding" and "overheating" into
+    "operating": words the manuals do not use, but words, and the model reads the question too."""
+    retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
+    asked = "spindle squeal and grinding at night, overheating"
+    assert retriever.correct_typos(asked) == asked
+    assert retriever.correct_typos("dont skip the oillevel check") == "dont skip the oil level check"
+    assert "tool" in retriever.vocabulary and "change" in retriever.vocabulary
+    assert retriever.correct_typos("toolchange") == "toolchange", "split only where the manuals write both words"
+
+
 def test_a_title_word_other_manuals_use_freely_is_everyday_and_a_machine_name_is_not(
     sample_index: Path, embedder
 ) -> None:
@@ -89,3 +102,33 @@ def test_a_question_naming_a_machine_is_searched_in_the_manuals_that_name_it(
     assert "2 hp" not in named.answer
     general = assistant.ask("how do i prime the pump before the first start")
     assert general.contexts[0].file == "Gear_Pump.md", "a question naming nothing searches every manual"
+
+
+def test_a_model_code_that_runs_through_one_manual_names_it_and_a_value_does_not(
+    settings, ingest, embedder, tmp_path: Path
+) -> None:
+    """The forklift's manual calls its machine "6K", section after section; the generator's manual
+    holds the closest lines on engine oil. "80V", written once, is a value, not a machine."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    tasks = ("boom", "forks", "tires", "cab", "brakes", "steering", "lights", "mirrors", "seat belt", "horn")
+    (docs / "Forklift.md").write_text(
+        "# Rough terrain forklift operator manual\n"
+        + "".join(f"## Check the {t}\nInspect the {t} of the 6K forklift before each shift.\n" for t in tasks)
+        + "## Engine\nCheck the engine oil level at the dipstick before the first start of the day.\n"
+    )
+    (docs / "Generator.md").write_text(
+        "# Generator set operator manual\n## Engine oil\nEngine oil: use SAE 15W-40 engine oil above 0 °F, "
+        "SAE 5W-30 engine oil below. Change the engine oil every 250 hours.\n"
+        "## Battery charger\nThe charger accepts 80V DC at most on its input.\n"
+    )
+    ingest(docs)
+    retriever = open_retriever(settings, embedder)
+    assert retriever.documents_naming("6k") == {"Forklift.md"}
+    assert not retriever.documents_naming("80v"), "a code written once is a value"
+    assistant = Assistant(retriever, None)
+    unnamed = assistant.ask("what engine oil goes in it")
+    assert unnamed.contexts[0].file == "Generator.md", "without the code the generator's table is closest"
+    named = assistant.ask("what engine oil goes in the 6k")
+    assert {p.file for p in named.contexts} == {"Forklift.md"}
+    assert "15W-40" not in named.answer
