@@ -19,6 +19,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,7 +36,8 @@ _KEPT_FILTERS = 64  # the filters' passage masks kept per index version (1M pass
 # not an ordinal ("1st").
 _CODE = re.compile(r"(?=[a-z]*\d)(?=\d*[a-z])(?!\d+(?:st|nd|rd|th)$)[a-z0-9]+")
 _CODE_RECURS = 10  # passages of a manual a code is found in when it names the manual's machine
-_KEPT_NAMES = 10_000  # question words whose naming documents are kept per index version
+_Kept = TypeVar("_Kept")
+_KEPT_NAMES = 10_000  # question words whose names, everyday use and compounds are kept per index version
 _APART_PASSAGES = 20  # passages read to see whether two words stand side by side
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 _MEMORY_KEPT = False  # set once per process (see _keep_freed_memory)
@@ -181,18 +183,19 @@ class HybridRetriever:
             if any(apart.search(text) for text in self._texts(both[:_APART_PASSAGES].tolist())):
                 found = first, second
                 break
-        if len(self._apart) > _KEPT_NAMES:
-            self._apart.clear()
-        self._apart[word] = found
-        return found
+        return _remember(self._apart, word, found)
+
+    def _term(self, word: str) -> str | None:
+        """The one BM25 term a word is indexed as, or None (a code split in parts, a stopword)."""
+        terms = tokenize(word, self.stem)
+        return terms[0] if len(terms) == 1 else None
 
     def _passages_holding(self, word: str) -> np.ndarray:
         """The positions of the live passages holding a word, as BM25 indexes it, in order."""
-        terms = tokenize(word, self.stem)
-        if len(terms) != 1:
+        if (term := self._term(word)) is None:
             return np.zeros(0, dtype=np.int64)
         positions = np.concatenate(
-            [self._starts[i] + segment.positions_with(terms[0]) for i, segment in enumerate(self._segments)]
+            [self._starts[i] + segment.positions_with(term) for i, segment in enumerate(self._segments)]
             or [np.zeros(0, dtype=np.int64)]
         )
         return np.sort(positions[self._live[positions]])
@@ -309,21 +312,19 @@ class HybridRetriever:
         no other ("6k" for the forklift, "ka7", "802a"). A code found in a passage or two is a
         value ("80v", "4a"), not what the manual is about."""
         key = word.lower()
-        if not (_CODE.fullmatch(key) or (len(key) >= 4 and key[0].isalpha())):
+        code = _CODE.fullmatch(key) is not None
+        if not (code or (len(key) >= 4 and key[0].isalpha())):
             return set()
         known = self._names.get(key)
-        if known is None:  # terminals ask at once: the value is returned as computed, never re-read
+        if known is None:
             holders = self._documents_holding(key)
-            if _CODE.fullmatch(key):
+            if code:
                 few = len(holders) <= max(1, len(self.snapshot.manifest.documents) // 20)
                 named = few and all(count >= _CODE_RECURS for _, count in holders.values())
             else:
                 first = self._texts([position for position, _ in list(holders.values())[:3]])
                 named = any(_written_as_name(key, text) for text in first)
-            known = set(holders) if named else set()
-            if len(self._names) > _KEPT_NAMES:
-                self._names.clear()
-            self._names[key] = known
+            known = _remember(self._names, key, set(holders) if named else set())
         return known
 
     def everyday_word(self, word: str) -> bool:
@@ -332,24 +333,20 @@ class HybridRetriever:
         its equipment ("forklift", "lathe"), which the other manuals seldom write."""
         key = word.lower()
         known = self._everyday.get(key)
-        if known is None:  # terminals ask at once: the value is returned as computed, never re-read
+        if known is None:
             titled = {d for d, words in self._title_words.items() if key in words}
             others = set(self._documents_holding(key)) - titled
-            known = len(others) > max(1, len(self.snapshot.manifest.documents) // 20)
-            if len(self._everyday) > _KEPT_NAMES:
-                self._everyday.clear()
-            self._everyday[key] = known
+            known = _remember(self._everyday, key, len(others) > max(1, len(self.snapshot.manifest.documents) // 20))
         return known
 
     def _documents_holding(self, word: str) -> dict[str, tuple[int, int]]:
         """The live documents whose passages hold a word (as BM25 indexes it), each with the
         position of one such passage and the number of its passages holding it."""
-        terms = tokenize(word, self.stem)
-        if len(terms) != 1:
+        if (term := self._term(word)) is None:
             return {}
         found: dict[str, tuple[int, int]] = {}
         for index, segment in enumerate(self._segments):
-            positions = segment.positions_with(terms[0])
+            positions = segment.positions_with(term)
             firsts, ends, doc_ids = self._document_ranges()[segment.name]
             if not len(positions) or not len(firsts):
                 continue
@@ -413,6 +410,16 @@ def _keep_freed_memory() -> None:
         return
     libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)  # glibc's largest: arrays up to 32 MB from the heap
     libc.mallopt(_M_TRIM_THRESHOLD, 512 * 2**20)  # and up to 512 MB of freed heap kept
+
+
+def _remember(cache: dict[str, _Kept], key: str, value: _Kept) -> _Kept:
+    """Keep a value computed for a question word (up to _KEPT_NAMES of them, then start afresh) and
+    return it as computed: terminals ask at once, and another's question may empty the cache
+    between this store and a read."""
+    if len(cache) > _KEPT_NAMES:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _words_of(title: str) -> set[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ingest.cleaning import strip_running_lines
 from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
+from ingest.pdf_fonts import line_key
 
 # Bump when chunk boundaries or page reading change: documents read by another version are read again.
 # 4: sections from the PDF outline; labels and running lines that recur are never headings
@@ -113,12 +114,6 @@ def heading_level(line: str) -> tuple[int, str] | None:
     return None
 
 
-def _key(text: str) -> str:
-    """A line as compared with outline titles and other lines: letters and digits only (PDF text
-    may lose or add spaces)."""
-    return "".join(c for c in text.lower() if c.isalnum())
-
-
 # Headings found in a document: line index -> (level, title).
 _Found = dict[int, tuple[int, str]]
 
@@ -135,13 +130,13 @@ class Headings:
     pages the headings are then read as a whole (see _join_wrapped, _without_whole_document)."""
 
     def __init__(self, lines: list[_Line], outline: list[OutlineEntry], title: str = "") -> None:
-        self._title = _key(title)
+        self._title = line_key(title)
         self._outline: dict[int, list[OutlineEntry]] = {}
         for entry in outline:
             self._outline.setdefault(entry.page, []).append(entry)
-        counts = Counter(_key(ln.text) for ln in lines if ln.text)
+        counts = Counter(line_key(ln.text) for ln in lines if ln.text)
         self._recurring = {key for key, n in counts.items() if n >= _RECURRING}
-        self._in_text = {(ln.page, _key(ln.text)) for ln in lines if ln.text}
+        self._in_text = {(ln.page, line_key(ln.text)) for ln in lines if ln.text}
         # Numbered paragraph titles in body type rank below every heading type of the document
         # (where it tells no type: with the all-caps titles, below any numbered level).
         types = {id(ln.styled): ln.styled for ln in lines if ln.styled}.values()
@@ -163,7 +158,7 @@ class Headings:
         return [
             (e.level, e.title)
             for e in self._outline.get(line.page, [])
-            if (line.page, _key(e.title)) not in self._in_text
+            if (line.page, line_key(e.title)) not in self._in_text
         ]
 
     def at(self, index: int) -> tuple[int, str] | None:
@@ -175,7 +170,7 @@ class Headings:
         return index in self._wrapped
 
     def _level(self, line: _Line) -> tuple[int, str] | None:
-        key = _key(line.text)
+        key = line_key(line.text)
         if self._outline:
             entry = next((e for e in self._outline.get(line.page or 0, []) if _title_matches(e.title, key)), None)
             return None if entry is None else (entry.level, line.text)
@@ -310,7 +305,7 @@ def _without_continued(title: str) -> str:
 def _title_matches(title: str, key: str) -> bool:
     """A line is a bookmark's heading when it reads as its title, maybe after a section number
     ("1.2 Selecting a Stepper Power Supply" for the bookmark "Selecting a Stepper Power Supply")."""
-    title_key = _key(title)
+    title_key = line_key(title)
     if not key or not title_key.strip("0123456789"):
         return False
     return key == title_key or (key.endswith(title_key) and key[: -len(title_key)].isdigit())
