@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.evidence import Evidence, EvidenceFinder, evidence_summary
-from assistant.grounding import numbers_in, uncited_sources, unsupported_reason
+from assistant.grounding import numbers_in, restates_question, uncited_sources, unsupported_reason
 from assistant.injection import close_to_instructions, instructs_model, without_instructions
 from assistant.llm import DECLINE as NOT_FOUND
 from assistant.llm import FirstStep, Message
@@ -487,6 +487,14 @@ class Assistant:
         answer.signals["decline"] = None if first_step.decline is None else round(first_step.decline, 4)
         if not text or NOT_FOUND in text.upper():
             self._decide(answer, None, "the model found no answer in the manual's lines", [])
+            return
+        if restates_question(question, text):
+            # Sure of an answer, the model said the question back: the lines it read say more, and
+            # stand as the answer. Leaning towards declining (and held to answer), it declined in
+            # other words ("10w-40?" -> "10W-40 [2]." for an engine the manuals do not cover).
+            sure = first_step.decline is not None and first_step.decline < self.decision.insist_below
+            quote_at = self.decision.answer_at if sure else None
+            self._decide(answer, None, "the answer only restates the question", [], quote_at=quote_at)
             return
         cited = _cited(text, answer.evidence)
         lines = [line_passage(e, answer.evidence) for e in cited]

@@ -188,7 +188,9 @@ class Settings(BaseSettings):
         "its chance of starting to decline is below this.",
     )
     insist_strong_below: float = Field(
-        default=0.35, description="The same, where the evidence score reaches strong_evidence."
+        default=0.50,
+        description="The same, where the evidence score reaches strong_evidence: held to answer when it is "
+        "less likely to decline than not.",
     )
     strong_evidence: float = Field(default=0.45, description="See insist_strong_below (evidence score, 0-1).")
     min_vector_score: float = Field(

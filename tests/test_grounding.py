@@ -156,3 +156,25 @@ def test_an_everyday_word_of_another_manuals_title_is_not_taken_for_equipment() 
     # A model code stays equipment, however often the library writes it.
     asked = "cold morning, the ka7-da engine cranks but wont fire"
     assert unsupported_reason(asked, answer, [preheat], titles, everyday=lambda _: True) is not None
+
+
+def test_an_answer_that_says_the_question_back_is_no_answer() -> None:
+    """The 1.5B model's own replies (E-Manual, hard sets): said back, the question answers nothing,
+    and the manual's lines stand instead; a value, a new word, a path or a choice made is an answer."""
+    from assistant.grounding import restates_question
+
+    assert restates_question(
+        "How to pair the TV with the Samsung Smart Remote?", "Pair the TV with the Samsung Smart Remote [1]."
+    )
+    assert restates_question("What is access notification?", "Access notification [4].")
+    assert restates_question("batts are dead, how do i jump it off another vehicle", "JUMP [2].")
+    assert restates_question(
+        "ok to tin/solder the wire ends before i crimp the ferrules on?",
+        "Yes, tin/solder the wire ends before crimping the ferrules on [2].",
+    ), "yes adds nothing the question did not say"
+    assert not restates_question("how deep of water can the 6k go thru", "30 in. (762 mm) deep [1].")
+    assert not restates_question("whats hydrogen-3 called", "Tritium [2].")
+    assert not restates_question("where does linuxcnc keep my configs in my home folder", "~/linuxcnc/configs [4].")
+    assert not restates_question(
+        "foil or braided shield cable, which one is better for noise", "Braided shield cable is better for noise [3]."
+    )
