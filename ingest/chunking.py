@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 from ingest.cleaning import strip_running_lines
 from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
@@ -23,7 +24,8 @@ from ingest.pdf_fonts import line_key
 # 6: titles from the cover's subject, never a code or boilerplate (embedded with every passage)
 # 7: no front matter, callouts, captions, contents entries or wrapped text as sections; wrapped
 #    titles joined; numbered paragraph titles ("4-26. Engine Air Cleaner Assembly") in body type
-CHUNKER_VERSION = "manual-7"
+# 8: a figure's labels (after its page's text, or a type made of them) are text, not sections
+CHUNKER_VERSION = "manual-8"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -38,6 +40,9 @@ _MAX_SECTION_CHARS = 150
 _MAX_HEADING_CHARS = 90
 _PEERS_HOLD = 0.1  # the share of a document the peers of a front-matter heading hold at most
 _WRAPPED_LINES = 3  # a heading wraps over at most this many lines; more in a row are a figure's callouts
+_LABEL_WORDS = 5  # a line in a heading type this long is a list's item or a sentence, not a figure's label
+_LABEL_TYPE_SHARE = 0.5  # a type whose headings are mostly figure labels is the figures' type
+_LABEL_TYPE_MIN = 10  # headings of one type needed to judge the type as a whole
 # A figure's caption ("Figure 4-35. Plug, Replace", "Fig. 2", "Figura 1 – Desenho em Corte").
 _CAPTION = re.compile(
     r"^(?:Figure|Fig\.?|Figura|Abbildung|Abb\.?)\s*(?:[A-Z]-?)?\d+[A-Za-z]?(?:[-.]\d+[A-Za-z]?)*\b", re.IGNORECASE
@@ -143,12 +148,15 @@ class Headings:
         self._paragraph_level = 1 + max((lv for styled in types for lv in styled.values()), default=6)
         self._page: int | None = None
         found = {i: h for i, ln in enumerate(lines) if ln.text and (h := self._level(ln)) is not None}
-        self._wrapped: set[int] = set()
+        wrapped: dict[int, int] = {}
         if not outline:
             found = {i: h for i, h in found.items() if not _continues_text(lines, i, found)}
-            found, self._wrapped = _join_wrapped(lines, found)
+            found, wrapped = _join_wrapped(lines, found)
+            found = _without_figure_labels(lines, found)
             found = _without_whole_document(lines, found)
         self._found = found
+        # The wrapped end of a title no longer a heading is text again.
+        self._wrapped = {i for i, start in wrapped.items() if start in found}
 
     def before(self, line: _Line) -> list[tuple[int, str]]:
         """Bookmarks of a new page whose titles its text does not hold: they open at its top."""
@@ -202,14 +210,15 @@ def _continues_text(lines: list[_Line], index: int, found: _Found) -> bool:
     return last in _CONNECTORS or lines[above].text.endswith(",")
 
 
-def _join_wrapped(lines: list[_Line], found: _Found) -> tuple[_Found, set[int]]:
+def _join_wrapped(lines: list[_Line], found: _Found) -> tuple[_Found, dict[int, int]]:
     """Headings of a PDF page that follow each other at one level, with no text between: two or
     three are one title wrapped over lines ("CHAPTER 1" / "INTRODUCTORY INFORMATION WITH" /
     "THEORY OF OPERATION") unless a line opens a numbered title of its own ("Tabela 3 – ...");
     more are the callouts of a figure ("PRIMARY", "FUEL FILTER", "SECONDARY", ...), none of them
-    a section. Returns the headings and the lines that continue a wrapped title."""
+    a section. Returns the headings, and the lines that continue a wrapped title with the line
+    where that title starts."""
     joined = dict(found)
-    wrapped: set[int] = set()
+    wrapped: dict[int, int] = {}
     for run in _heading_runs(lines, found):
         if len(run) > _WRAPPED_LINES:
             for i in run:
@@ -227,7 +236,7 @@ def _join_wrapped(lines: list[_Line], found: _Found) -> tuple[_Found, set[int]]:
                 joined[title[0]] = (found[title[0]][0], text)
                 for i in title[1:]:
                     del joined[i]
-                    wrapped.add(i)
+                    wrapped[i] = title[0]
     return joined, wrapped
 
 
@@ -246,6 +255,53 @@ def _heading_runs(lines: list[_Line], found: _Found) -> Iterator[list[int]]:
         run = [i] if i in found and _by_type_or_shape(line) else []
     if len(run) > 1:
         yield run
+
+
+def _without_figure_labels(lines: list[_Line], found: _Found) -> _Found:
+    """Without the PDF headings that label a figure. A page's text layer holds the callouts of its
+    photographs and drawings last, after the page's text: a heading line there heads no text on
+    its page, and the next page opens with a heading of its own ("INSTRUMENT" / "PANEL", then
+    "PREVENTIVE MAINTENANCE CHECKS AND SERVICES" overleaf). Where most headings of one type are
+    such labels, the type is the figures' and none of its lines is a heading (the forklift manual
+    sets its callouts larger than its headings: 90 of the 141 lines of that type ended a page).
+    A title alone on a divider page, and a heading at the foot of a page whose text opens the
+    next, stay."""
+    labels = {i for i in found if _by_type_or_shape(lines[i]) and _labels_a_figure(lines, i, found)}
+    per_type = Counter(level for level, _ in found.values())
+    labelled = Counter(found[i][0] for i in labels)
+    figure_types = {
+        level
+        for level, n in labelled.items()
+        if per_type[level] >= _LABEL_TYPE_MIN and n > _LABEL_TYPE_SHARE * per_type[level]
+    }
+    return {
+        i: heading
+        for i, heading in found.items()
+        if i not in labels and not (heading[0] in figure_types and _by_type_or_shape(lines[i]))
+    }
+
+
+def _labels_a_figure(lines: list[_Line], index: int, found: _Found) -> bool:
+    """Whether a heading comes after all of its page's text, and the next page opens with another."""
+    if _NUMBERED_TITLE.match(lines[index].text):
+        return False  # a numbered title at the foot of a page ("4 Operating the Press") heads the next
+    page = lines[index].page
+    before = range(index - 1, -1, -1)
+    if not any(i not in found and _in_body_type(lines[i]) for i in takewhile(lambda i: lines[i].page == page, before)):
+        return False  # a divider page's title heads the pages after it
+    after = index + 1
+    while after < len(lines) and lines[after].page == page:
+        line = lines[after]
+        if after not in found and (_in_body_type(line) or len(line.text.split()) >= _LABEL_WORDS):
+            return False
+        after += 1
+    following = next((i for i in range(after, len(lines)) if lines[i].text), None)
+    return following is None or following in found or not _in_body_type(lines[following])
+
+
+def _in_body_type(line: _Line) -> bool:
+    """A line of text in the page's body type: not set apart by its type (where the PDF tells it)."""
+    return bool(line.text) and (line.styled is None or line_key(line.text) not in line.styled)
 
 
 def _without_whole_document(lines: list[_Line], found: _Found) -> _Found:

@@ -205,3 +205,45 @@ def test_a_last_chapter_holding_most_of_a_manual_stays_a_section(count) -> None:
     assert _section_of(chunks, "item 9-3") == "CHAPTER 4 MAINTENANCE"
     assert _section_of(chunks, "item 2-3") == "CHAPTER 2 OPERATION"
     assert _section_of(chunks, "item 4-3") == "CHAPTER 3 STORAGE", "a heading after a line ending in ON"
+
+
+def _photographed_manual() -> list[Page]:
+    """Pages set like the Army forklift manual: each task under a heading, a photograph at the end
+    of the page whose callouts the text layer holds last, in a type larger than the headings'; a
+    chapter title alone on its page; a heading at the foot of a page, its text on the next."""
+    chapter, callout, heading = 1, 2, 3
+    names = ("ELECTRIC", "INSTRUMENT", "THUMBSCREW", "WING NUT", "LIFTING EYE", "OIL FILL", "DIPSTICK")
+    pages = [
+        Page(1, "CHAPTER 2 OPERATING INSTRUCTIONS", styled={line_key("CHAPTER 2 OPERATING INSTRUCTIONS"): chapter})
+    ]
+    for n in range(2, 13):
+        title, labels = f"OPERATE TASK {chr(63 + n)}", (f"{names[n % 7]} {n}", f"PANEL {n}")
+        lines = [title, *(f"Task {n} step {i}: move the lever and check the gauge reading." for i in range(5))]
+        if n == 5:  # a label set beside the text, not after it
+            lines[3:3] = ["HOIST CYLINDER"]
+        lines += [f"409-0{n:02d}", *labels]
+        styled = {line_key(title): heading, **{line_key(label): callout for label in [*labels, "HOIST CYLINDER"]}}
+        pages.append(Page(n, "\n".join(lines), styled=styled))
+    maintenance, foot = "CHAPTER 3 MAINTENANCE", "SERVICE THE BRAKES"
+    lines = [maintenance, "Park the forklift on level ground and chock the wheels.", foot]
+    pages.append(Page(13, "\n".join(lines), styled={line_key(maintenance): chapter, line_key(foot): heading}))
+    lines = [f"Bleed the brake line {i} until the fluid runs clear of air." for i in range(12)]
+    pages.append(Page(14, "\n".join(lines), styled={}))
+    return pages
+
+
+def test_a_photographs_callouts_are_text_and_head_no_section(count) -> None:
+    """The forklift's callouts ("PUSH AND HOLD MODE SELECT BUTTON", "INSTRUMENT" / "PANEL") were
+    headings above the next page's tasks: 94 of its 141 headings of their type ended their page."""
+    chunks = chunk_pages(_photographed_manual(), 200, count)
+    for n in range(2, 13):
+        assert (
+            _section_of(chunks, f"Task {n} step 4") == f"CHAPTER 2 OPERATING INSTRUCTIONS > OPERATE TASK {chr(63 + n)}"
+        )
+    sections = " ".join(c.section for c in chunks)
+    for label in ("PANEL", "ELECTRIC", "HOIST CYLINDER"):
+        assert label not in sections, f"{label!r} labels a photograph"
+        assert any(label in c.text for c in chunks), f"{label!r} stays text"
+    assert _section_of(chunks, "Bleed the brake line 3") == "CHAPTER 3 MAINTENANCE > SERVICE THE BRAKES", (
+        "a heading at the foot of a page heads the text opening the next"
+    )
