@@ -122,7 +122,7 @@ def restates_question(question: str, answer: str) -> bool:
     """Whether the answer only says the question back ("How to pair the remote?" -> "Pair the
     remote [1]."; "what is access notification?" -> "Access notification [4]."): no word, value or
     path the question lacks. Measured: the 1.5B model does this when its lines name the topic but
-    it reads no answer in them (9 of the E-Manual's 164 composed answers, one of 126 on the hard
+    it reads no answer in them (8 of the E-Manual's 164 composed answers, one of 126 on the hard
     sets), and when held to answer what it would have declined. Yes or no adds nothing. A question
     offering a choice is answered in its own words, so it never counts."""
     if _CHOICE.search(question):
