@@ -50,14 +50,26 @@ def english_stemmer() -> Stem:
     return stem
 
 
+# A thousands separator: "6,000 lb" is the "6000 lb" an operator types (a decimal comma, "4,5 bar", stays).
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# A unit written out, abbreviated or in the plural is one term (stems on the left): "how many qts"
+# finds "15 qt", "hrs" finds "hours". Measured on the held-out forklift manual: "qts", "6000" and
+# "lbs" matched nothing in the table rows that answer them.
+_UNITS = {
+    "qts": "qt", "quart": "qt", "gallon": "gal", "gals": "gal", "lbs": "lb", "pound": "lb",
+    "hrs": "hour", "hr": "hour", "feet": "ft", "foot": "ft", "psig": "psi",
+}  # fmt: skip
+
+
 def tokenize(text: str, stem: Stem) -> list[str]:
     """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040)."""
     tokens: list[str] = []
-    for token in WORD.findall(text.lower()):
+    for token in WORD.findall(_THOUSANDS.sub("", text.lower())):
         parts = re.split(r"[-./]", token)
         for word in [token, *parts] if len(parts) > 1 else [token]:
             if word and word not in STOPWORDS:
-                tokens.append(stem(word) if word.isalpha() else word)
+                term = stem(word) if word.isalpha() else word
+                tokens.append(_UNITS.get(term, term))
     return tokens
 
 

@@ -19,13 +19,15 @@ from ingest.cleaning import strip_running_lines
 from ingest.documents import Chunk, OutlineEntry, Page, ParsedDocument
 from ingest.pdf_fonts import line_key
 
-# Bump when chunk boundaries or page reading change: documents read by another version are read again.
+# Bump when chunk boundaries, page reading or a passage's BM25 terms change: documents read by another
+# version are read again.
 # 4: sections from the PDF outline; labels and running lines that recur are never headings
 # 6: titles from the cover's subject, never a code or boilerplate (embedded with every passage)
 # 7: no front matter, callouts, captions, contents entries or wrapped text as sections; wrapped
 #    titles joined; numbered paragraph titles ("4-26. Engine Air Cleaner Assembly") in body type
 # 8: a figure's labels (after its page's text, or a type made of them) are text, not sections
-CHUNKER_VERSION = "manual-8"
+# 9: BM25 terms without thousands separators, units as one term ("qts", "quarts": qt; indexes/words.py)
+CHUNKER_VERSION = "manual-9"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")
@@ -146,6 +148,10 @@ class Headings:
         # (where it tells no type: with the all-caps titles, below any numbered level).
         types = {id(ln.styled): ln.styled for ln in lines if ln.styled}.values()
         self._paragraph_level = 1 + max((lv for styled in types for lv in styled.values()), default=6)
+        # A page read by OCR tells no type. In a document whose other pages do, its lines are no
+        # headings: a picture's text is a chart or a table ("7 Transmission", a lubrication
+        # chart's row, had headed the rest of a forklift manual as its top section).
+        self._typed = any(ln.styled for ln in lines)
         self._page: int | None = None
         found = {i: h for i, ln in enumerate(lines) if ln.text and (h := self._level(ln)) is not None}
         wrapped: dict[int, int] = {}
@@ -184,6 +190,8 @@ class Headings:
             return None if entry is None else (entry.level, line.text)
         if _MD_HEADING.match(line.text):
             return heading_level(line.text)
+        if line.styled is None and self._typed:
+            return None
         if not key or key in self._recurring or (len(key) >= 4 and key in self._title and key != self._title):
             return None  # a label, a running line, or a piece of the document's title wrapped over lines
         if _CAPTION.match(line.text):

@@ -8,6 +8,7 @@ from pathlib import Path
 from assistant.answering import Assistant
 from assistant.retrieval import Filters
 from assistant.service import open_retriever
+from indexes.words import english_stemmer, tokenize
 from shopfloor.settings import load_settings
 
 
@@ -132,3 +133,15 @@ def test_a_model_code_that_runs_through_one_manual_names_it_and_a_value_does_not
     named = assistant.ask("what engine oil goes in the 6k")
     assert {p.file for p in named.contexts} == {"Forklift.md"}
     assert "15W-40" not in named.answer
+
+
+def test_a_value_is_one_term_however_it_is_written(sample_index: Path, embedder) -> None:
+    """Operators type "4,000 hrs" or "6000 lbs" where manuals print "4000 hours" or "6,000 lb":
+    the forklift's "15 qt" row was 20th for "how many qts" and "6,000 lb" matched no "6000"."""
+    stem = english_stemmer()
+    assert tokenize("6,000 lb", stem) == tokenize("6000 lbs", stem) == tokenize("6000 pounds", stem)
+    assert tokenize("15 qt", stem)[1] in tokenize("how many qts", stem) == tokenize("how many quarts", stem)
+    assert tokenize("4,5 bar", stem) == ["4", "5", "bar"], "a decimal comma is no thousands separator"
+    retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
+    best = retriever.retrieve("4,000 hrs", k=1)[0]
+    assert "Every 4000 hours" in best.text and best.bm25_score > 0

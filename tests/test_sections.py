@@ -247,3 +247,26 @@ def test_a_photographs_callouts_are_text_and_head_no_section(count) -> None:
     assert _section_of(chunks, "Bleed the brake line 3") == "CHAPTER 3 MAINTENANCE > SERVICE THE BRAKES", (
         "a heading at the foot of a page heads the text opening the next"
     )
+
+
+def test_a_page_read_by_ocr_heads_no_section_in_a_typed_manual(count) -> None:
+    """A lubrication chart printed as a picture, read by OCR, has rows shaped like numbered
+    headings ("7 Transmission"): in a manual whose pages tell their type they had headed the
+    rest of the forklift manual. OCR tells no type (styled None), so its lines stay text."""
+    operation, maintenance = "CHAPTER 3 OPERATION", "CHAPTER 4 OPERATOR MAINTENANCE"
+    steps = "\n".join(f"Step {i}: move the boom lever and watch the load." for i in range(4))
+    pages = [
+        Page(1, f"{operation}\n{steps}", styled={line_key(operation): 1}),
+        Page(2, maintenance + "\nLubricate the forklift as the chart shows.", styled={line_key(maintenance): 1}),
+        Page(3, "LUBRICATION CHART\n7 Transmission\nCheck the oil level every 10 hours.", styled=None),
+        Page(4, "\n".join(f"Grease fitting {i} of the boom pivot gets two shots." for i in range(4)), styled={}),
+    ]
+    chunks = chunk_pages(pages, 200, count)
+    assert _section_of(chunks, "Grease fitting 3") == maintenance
+    assert _section_of(chunks, "every 10 hours") == maintenance
+    assert any("7 Transmission" in c.text for c in chunks), "the chart's rows stay text"
+    text = "3 Transmission\nCheck the oil level every 10 hours.\n4 Brakes\nPump the brake pedal three times."
+    untyped = [Page(1, text, styled=None)]
+    assert _section_of(chunk_pages(untyped, 200, count), "every 10 hours") == "3 Transmission", (
+        "a document no page of which tells its type keeps the headings its lines' shape gives"
+    )
