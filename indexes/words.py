@@ -51,7 +51,7 @@ def english_stemmer() -> Stem:
 
 
 # A thousands separator: "6,000 lb" is the "6000 lb" an operator types (a decimal comma, "4,5 bar", stays).
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # A unit written out, abbreviated or in the plural is one term (stems on the left): "how many qts"
 # finds "15 qt", "hrs" finds "hours". Measured on the held-out forklift manual: "qts", "6000" and
 # "lbs" matched nothing in the table rows that answer them.
@@ -60,9 +60,16 @@ _UNITS = {
     "hrs": "hour", "hr": "hour", "feet": "ft", "foot": "ft", "psig": "psi",
 }  # fmt: skip
 
+# A value typed against its unit ("8mm", "24v", "130f") is also the number and the unit the manuals
+# print apart ("8 mm", "24 V", "130°F"); the typed form stays a term too.
+_GLUED_UNIT = re.compile(
+    r"(\d+(?:\.\d+)?)(mm|cm|m|ft|lbs?|kg|psig?|v|vac|vdc|amps?|w|kw|kva|hz|rpm|qts?|gal|l|ml|hp|nm|bar|kpa|hrs?|h|c|f)"
+)
+
 
 def tokenize(text: str, stem: Stem) -> list[str]:
-    """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040)."""
+    """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040), a
+    value glued to its unit too ("8mm" -> 8mm, 8, mm)."""
     tokens: list[str] = []
     for token in WORD.findall(_THOUSANDS.sub("", text.lower())):
         parts = re.split(r"[-./]", token)
@@ -70,6 +77,8 @@ def tokenize(text: str, stem: Stem) -> list[str]:
             if word and word not in STOPWORDS:
                 term = stem(word) if word.isalpha() else word
                 tokens.append(_UNITS.get(term, term))
+                if glued := _GLUED_UNIT.fullmatch(word):
+                    tokens += [glued[1], _UNITS.get(glued[2], glued[2])]
     return tokens
 
 

@@ -27,7 +27,8 @@ from ingest.pdf_fonts import line_key
 #    titles joined; numbered paragraph titles ("4-26. Engine Air Cleaner Assembly") in body type
 # 8: a figure's labels (after its page's text, or a type made of them) are text, not sections
 # 9: BM25 terms without thousands separators, units as one term ("qts", "quarts": qt; indexes/words.py)
-CHUNKER_VERSION = "manual-9"
+# 10: a value typed against its unit is also the two ("8mm": 8, mm)
+CHUNKER_VERSION = "manual-10"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+)\.?\s+([A-Z][^|]{1,80})$")

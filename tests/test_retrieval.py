@@ -136,12 +136,15 @@ def test_a_model_code_that_runs_through_one_manual_names_it_and_a_value_does_not
 
 
 def test_a_value_is_one_term_however_it_is_written(sample_index: Path, embedder) -> None:
-    """Operators type "4,000 hrs" or "6000 lbs" where manuals print "4000 hours" or "6,000 lb":
-    the forklift's "15 qt" row was 20th for "how many qts" and "6,000 lb" matched no "6000"."""
+    """Operators type "4,000 hrs", "6000 lbs" or "8mm" where manuals print "4000 hours", "6,000 lb"
+    or "8 mm": the forklift's "15 qt" row was 20th for "how many qts", "6,000 lb" matched no "6000"
+    and the compressor's "8 mm | 20 | 28 Nm" torque row no "8mm bolt"."""
     stem = english_stemmer()
     assert tokenize("6,000 lb", stem) == tokenize("6000 lbs", stem) == tokenize("6000 pounds", stem)
     assert tokenize("15 qt", stem)[1] in tokenize("how many qts", stem) == tokenize("how many quarts", stem)
     assert tokenize("4,5 bar", stem) == ["4", "5", "bar"], "a decimal comma is no thousands separator"
+    assert set(tokenize("8 mm", stem)) < set(tokenize("8mm bolt", stem)), "a value typed against its unit"
+    assert tokenize("ka7", stem) == ["ka7"], "a model code is no value"
     retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
     best = retriever.retrieve("4,000 hrs", k=1)[0]
     assert "Every 4000 hours" in best.text and best.bm25_score > 0
