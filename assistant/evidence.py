@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from assistant.retrieval import Passage
-from indexes.words import WORD, tokenize
+from indexes.words import tokenize, written_words
 
 # The kinds of value a question can ask for: (what the question says, what a line holding one says).
 _UNIT = r"(?:\s?(?:-|to|–)\s?\d[\d.,]*)?\s?"
@@ -334,7 +334,7 @@ class EvidenceFinder:
     def _word_weights(self, question: str) -> dict[str, float]:
         """Each content word of the question, stemmed, weighted by its rarity in the manuals."""
         weights: dict[str, float] = {}
-        for word in WORD.findall(question.lower()):
+        for word in written_words(question):
             for token in tokenize(word, self._stem):
                 df = self._df(word)
                 weights[token] = max(weights.get(token, 0.0), math.log(1 + self._total / (1 + df)))

@@ -67,11 +67,17 @@ _GLUED_UNIT = re.compile(
 )
 
 
+def written_words(text: str) -> list[str]:
+    """The words and codes of a text as written, lower case, a thousands separator dropped: what
+    `tokenize` stems, and what a question's words are weighted by."""
+    return WORD.findall(_THOUSANDS.sub("", text.lower()))
+
+
 def tokenize(text: str, stem: Stem) -> list[str]:
     """Lower-cased words and codes; a code is kept whole and also split ("hf-2040" -> hf, 2040), a
     value glued to its unit too ("8mm" -> 8mm, 8, mm)."""
     tokens: list[str] = []
-    for token in WORD.findall(_THOUSANDS.sub("", text.lower())):
+    for token in written_words(text):
         parts = re.split(r"[-./]", token)
         for word in [token, *parts] if len(parts) > 1 else [token]:
             if word and word not in STOPWORDS:

@@ -187,3 +187,18 @@ def test_a_parenthesised_number_starts_a_list_item() -> None:
         "t",
     )
     assert [line.kind for line in split_lines(causes, 0)] == ["sentence", "step", "step"]
+
+
+def test_a_value_typed_with_a_thousands_separator_finds_its_row(embedder: Embedder) -> None:
+    """Manuals and operators write "4,000 hours" and "4000 hrs" both ways: the question's words
+    are weighted as the lines' are read, one term per value."""
+    schedule = _passage(
+        "Task | Interval\nClean the intake filter mat | Every 500 hours\nChange the compressor oil | Every 4000 hours",
+        1.0,
+        "6 Maintenance schedule",
+        "s",
+    )
+    question = "what gets done at 4,000 hrs"
+    scored = _finder(embedder).score(question, embedder.embed_query(question), [schedule])
+    row, other = (next(e for e in scored if value in e.text) for value in ("4000", "500 hours"))
+    assert row.scores["words"] > other.scores["words"], "4,000 is the row's 4000, not 4 and 000"
