@@ -151,7 +151,8 @@ class Headings:
         self._paragraph_level = 1 + max((lv for styled in types for lv in styled.values()), default=6)
         # A page read by OCR tells no type. In a document whose other pages do, its lines are no
         # headings: a picture's text is a chart or a table ("7 Transmission", a lubrication
-        # chart's row, had headed the rest of a forklift manual as its top section).
+        # chart's row, had headed the rest of a forklift manual as its top section). A scan whose
+        # text layer sets nothing apart (every page's type empty) keeps the headings OCR shapes give.
         self._typed = any(ln.styled for ln in lines)
         self._page: int | None = None
         found = {i: h for i, ln in enumerate(lines) if ln.text and (h := self._level(ln)) is not None}

@@ -141,10 +141,11 @@ def test_a_value_is_one_term_however_it_is_written(sample_index: Path, embedder)
     and the compressor's "8 mm | 20 | 28 Nm" torque row no "8mm bolt"."""
     stem = english_stemmer()
     assert tokenize("6,000 lb", stem) == tokenize("6000 lbs", stem) == tokenize("6000 pounds", stem)
-    assert tokenize("15 qt", stem)[1] in tokenize("how many qts", stem) == tokenize("how many quarts", stem)
+    assert tokenize("how many qts", stem) == tokenize("how many quarts", stem)
+    assert tokenize("15 qt", stem)[1] in tokenize("how many qts", stem)
     assert tokenize("4,5 bar", stem) == ["4", "5", "bar"], "a decimal comma is no thousands separator"
     assert set(tokenize("8 mm", stem)) < set(tokenize("8mm bolt", stem)), "a value typed against its unit"
-    assert tokenize("ka7", stem) == ["ka7"], "a model code is no value"
+    assert tokenize("6k", stem) == ["6k"], "a model code of digits and a letter is no value"
     retriever = open_retriever(load_settings(index_dir=sample_index), embedder)
     best = retriever.retrieve("4,000 hrs", k=1)[0]
     assert "Every 4000 hours" in best.text and best.bm25_score > 0
