@@ -56,7 +56,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # finds "15 qt", "hrs" finds "hours". Measured on the held-out forklift manual: "qts", "6000" and
 # "lbs" matched nothing in the table rows that answer them.
 _UNITS = {
-    "qts": "qt", "quart": "qt", "gallon": "gal", "gals": "gal", "lbs": "lb", "pound": "lb",
+    "qts": "qt", "quart": "qt", "gallon": "gal", "lbs": "lb", "pound": "lb",
     "hrs": "hour", "hr": "hour", "feet": "ft", "foot": "ft", "psig": "psi",
 }  # fmt: skip
 
